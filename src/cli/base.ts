@@ -1,0 +1,76 @@
+// Every command extends BaseCommand: shared flags, `--json` on everywhere, color decided once, and
+// one catch that turns any error into its exit code and a message (cli/report.ts).
+
+import { Command, Flags, type Interfaces } from '@oclif/core';
+import { colorEnabled } from './color.js';
+import { errorJson, errorText, reportFor } from './report.js';
+
+export type CmdFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
+export type CmdArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
+
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static override enableJsonFlag = true;
+
+  static override baseFlags = {
+    'sysfs-root': Flags.string({
+      summary: 'Root of the sysfs tree to read and write.',
+      default: '/sys',
+      env: 'VFIO_RECONCILE_SYSFS_ROOT',
+      helpGroup: 'GLOBAL',
+    }),
+    'state-dir': Flags.string({
+      summary: 'Where journals and the managed-device set live.',
+      default: '/var/lib/vfio-reconcile',
+      helpGroup: 'GLOBAL',
+    }),
+    color: Flags.boolean({
+      summary: 'Force color on (--color) or off (--no-color); default: on for a terminal unless NO_COLOR is set.',
+      allowNo: true,
+      helpGroup: 'GLOBAL',
+    }),
+    verbose: Flags.boolean({ summary: 'Print stack traces of unexpected errors.', helpGroup: 'GLOBAL' }),
+  };
+
+  protected flags!: CmdFlags<T>;
+  protected args!: CmdArgs<T>;
+  /** All positional arguments, for commands that take a variable number (`strict = false`). */
+  protected positionals: string[] = [];
+  /** Whether human output may carry ANSI colors; decided once in init(). */
+  protected color = false;
+
+  public override async init(): Promise<void> {
+    await super.init();
+    const { args, argv, flags } = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
+      enableJsonFlag: this.ctor.enableJsonFlag,
+      args: this.ctor.args,
+      strict: this.ctor.strict,
+    });
+    this.flags = flags as CmdFlags<T>;
+    this.args = args as CmdArgs<T>;
+    this.positionals = argv as string[];
+    this.color = colorEnabled({ env: process.env, isTTY: Boolean(process.stdout.isTTY), flag: this.flags.color });
+  }
+
+  /** Exit code for a run that finished without an error (2 = changes pending, 1 = blocked plan). */
+  protected setExitCode(code: number): void {
+    process.exitCode = code;
+  }
+
+  protected override logJson(json: unknown): void {
+    process.stdout.write(JSON.stringify(json, null, 2) + '\n');
+  }
+
+  protected override async catch(err: Error): Promise<void> {
+    const report = reportFor(err);
+    process.exitCode = report.exitCode;
+    if (this.jsonEnabled()) {
+      this.logJson(errorJson(report));
+      return;
+    }
+    const verbose = this.argv.includes('--verbose') || Boolean(process.env.DEBUG);
+    const showStack = verbose && report.kind === 'unexpected' ? err.stack : undefined;
+    process.stderr.write(errorText(report, showStack) + '\n');
+  }
+}
