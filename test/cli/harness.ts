@@ -1,0 +1,60 @@
+// Runs CLI commands the two ways a user meets them: in-process through the command class (fast,
+// and lets a test inject a kernel model through cli/context.ts), and as a real `node bin/run.js`
+// subprocess (oclif wiring, exit codes, stdout/stderr separation).
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { packageRoot } from '../../src/cli/paths.js';
+
+export interface CliResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+interface Runnable {
+  run(argv: string[], opts: string): Promise<unknown>;
+}
+
+/** `Cmd.run(argv)` with stdout/stderr captured and the exit code it set (then cleared). */
+export async function runIn(cmd: Runnable, argv: string[]): Promise<CliResult> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const realOut = process.stdout.write;
+  const realErr = process.stderr.write;
+  const sink = (into: string[]) =>
+    ((chunk: string | Uint8Array) => {
+      into.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
+      return true;
+    }) as typeof process.stdout.write;
+  process.exitCode = undefined;
+  process.stdout.write = sink(out);
+  process.stderr.write = sink(err);
+  try {
+    // --no-color: the test runner may sit on a terminal; output under test is always plain.
+    await cmd.run([...argv, '--no-color'], packageRoot);
+  } finally {
+    process.stdout.write = realOut;
+    process.stderr.write = realErr;
+  }
+  const exitCode = Number(process.exitCode ?? 0);
+  process.exitCode = undefined;
+  return { stdout: out.join(''), stderr: err.join(''), exitCode };
+}
+
+/** `node bin/run.js argv` as a child process, without a terminal. */
+export function runOut(argv: string[], env: Record<string, string> = {}): CliResult {
+  const r = spawnSync(process.execPath, [join(packageRoot, 'bin/run.js'), ...argv], {
+    cwd: packageRoot,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', ...env },
+  });
+  return { stdout: r.stdout, stderr: r.stderr, exitCode: r.status ?? -1 };
+}
+
+export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), `vr-${prefix}-`));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
