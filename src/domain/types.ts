@@ -161,6 +161,8 @@ export interface Desired {
   bindings: DesiredBinding[];
   /** VF count wanted per PF, from `vfs:` blocks. */
   vfs: { pf: DeviceKey; count: number; target: Target; rule: Rule }[];
+  /** What resolve noticed without failing: rules matching nothing, bridges skipped. */
+  warnings?: Notice[];
 }
 
 // ---------------------------------------------------------------------------------------------
