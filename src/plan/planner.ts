@@ -72,7 +72,8 @@ export function plan(host: Host, desired: Desired, opts: PlannerOptions = {}): P
   const numvfs = planVfCounts(ctx, desired, wants, planned);
   const steps = [...planModules(ctx, planned), ...groupSteps(planned, numvfs)];
   return {
-    fingerprint: fingerprint(host),
+    // Hosts arrive sorted by key from observe; sorting again keeps the plan order-independent.
+    fingerprint: fingerprint({ ...host, devices: [...host.devices].sort((a, b) => compareKeys(a.key, b.key)) }),
     changes: sorted(planned).map((p) => p.change),
     steps,
     warnings: ctx.warnings,
