@@ -21,6 +21,7 @@ import type {
   Step,
   Target,
 } from '../domain/types.js';
+import { ruleLabel, targetText } from '../desire/resolve.js';
 import { compareGroups, compareKeys, groupMembers, siblingVfioDriver, usesDmaOwnership, whyBlocks } from './groups.js';
 import { transition, type Transition } from './transition.js';
 
@@ -58,7 +59,8 @@ export function plan(host: Host, desired: Desired, opts: PlannerOptions = {}): P
     byKey: new Map(host.devices.map((d) => [d.key, d])),
     managed: new Set(opts.managed ?? []),
     modern: usesDmaOwnership(host.kernelRelease),
-    warnings: [],
+    // The plan carries what resolve noticed (rules matching nothing), so it reads on its own.
+    warnings: [...(desired.warnings ?? [])],
     blocked: [],
   };
   const wants = collectWants(ctx, desired);
@@ -97,13 +99,14 @@ function collectWants(ctx: Ctx, desired: Desired): Map<DeviceKey, Want> {
   }
   for (const v of [...desired.vfs].sort((x, y) => compareKeys(x.pf, y.pf))) {
     const pf = mustGet(ctx, v.pf);
+    // `vfs:` without a driver leaves the VFs to other rules (and managed ones to prune).
+    if (!pf.sriov || v.target.kind === 'default') continue; // planVfCounts reports a missing sriov
     for (const vf of pf.virtfns ?? []) covered.add(vf);
-    if (!pf.sriov) continue; // planVfCounts reports it
     if (pf.sriov.numVfs !== v.count) {
       // VF addresses exist only once sriov_numvfs is written, and changing a nonzero count goes
       // through 0, which destroys the VFs there are (and their overrides). So VF bindings can only
       // be planned against VFs that exist and survive; new VFs are bound by the next apply.
-      if (v.count > 0 && v.target.kind !== 'default') {
+      if (v.count > 0) {
         warn(ctx, `${pf.name} gets ${v.count} VFs in this apply; binding them to ${targetText(v.target)} needs a second apply, once they exist`, pf, v.rule);
       }
       continue;
@@ -336,14 +339,6 @@ function mustGet(ctx: Ctx, key: DeviceKey): Device {
 
 function ruleRef(rule: Rule): NonNullable<Change['rule']> {
   return rule.name === undefined ? { index: rule.index, line: rule.pos.line } : { index: rule.index, name: rule.name, line: rule.pos.line };
-}
-
-function ruleLabel(rule: Rule): string {
-  return `rule ${rule.name ?? `#${rule.index + 1}`} (line ${rule.pos.line})`;
-}
-
-function targetText(t: Target): string {
-  return t.kind === 'driver' ? t.driver : t.kind;
 }
 
 function afterText(driver: string | null | undefined): string {

@@ -1,0 +1,151 @@
+// The plan as JSON for machines and saved plans (`plan --json`): a separately typed, versioned shape
+// in the manner of Terraform's jsonplan, so the internal Plan can change without breaking readers.
+// schemas/plan.schema.json describes exactly this; bump format_version on any incompatible change.
+
+import { splitKey } from '../domain/names.js';
+import type { Bus, Change, ChangeReason, Host, Notice, Plan, Step } from '../domain/types.js';
+
+export const PLAN_FORMAT_VERSION = '1.0';
+
+export type DocReason = 'spec' | 'drift' | 'prune' | 'group';
+
+/** A closed map, so a new internal reason cannot reach the document without a decision here. */
+const REASONS: Record<ChangeReason, DocReason> = { spec: 'spec', drift: 'drift', prune: 'prune', group: 'group' };
+
+export interface DocRule {
+  index: number;
+  name: string | null;
+  line: number;
+}
+
+export interface DocBinding {
+  driver: string | null;
+  override: string | null;
+}
+
+export interface DocChange {
+  address: string;
+  bus: Bus;
+  vendor: string | null;
+  device: string | null;
+  class: string | null;
+  group: string | null;
+  reason: DocReason;
+  /** As written in the state file: a driver name, `default` or `none`. */
+  target: string;
+  before: DocBinding;
+  /** `kernel_chooses`: the driver is whatever the kernel binds (target default); `driver` is then null. */
+  after: DocBinding & { kernel_chooses: boolean };
+  /** sriov_numvfs before and after, when the plan changes it. */
+  numvfs: { before: number; after: number } | null;
+  rule: DocRule | null;
+  forced: boolean;
+}
+
+interface DocStepBase {
+  group: string | null;
+}
+interface OnDevice extends DocStepBase {
+  address: string;
+  bus: Bus;
+}
+
+export type DocStep =
+  | (DocStepBase & { kind: 'load-module'; module: string; driver: string; bus: Bus })
+  | (OnDevice & { kind: 'set-numvfs'; from: number; to: number })
+  | (OnDevice & { kind: 'set-override'; from: string | null; to: string | null })
+  | (OnDevice & { kind: 'unbind'; driver: string })
+  | (OnDevice & { kind: 'probe' })
+  | (OnDevice & { kind: 'bind'; driver: string })
+  | (OnDevice & { kind: 'verify'; driver: string | null; override: string | null; kernel_chooses: boolean });
+
+export interface DocNotice {
+  message: string;
+  address: string | null;
+  bus: Bus | null;
+  rule: DocRule | null;
+}
+
+export interface DocBlocked extends DocNotice {
+  code: string;
+  fix: string | null;
+}
+
+export interface PlanDocument {
+  format_version: typeof PLAN_FORMAT_VERSION;
+  fingerprint: string;
+  applyable: boolean;
+  host: { hostname: string | null; kernel: string | null };
+  changes: DocChange[];
+  steps: DocStep[];
+  warnings: DocNotice[];
+  blocked: DocBlocked[];
+  summary: { devices: number; steps: number; by_reason: Record<DocReason, number> };
+}
+
+export function toPlanDocument(plan: Plan, host: Host): PlanDocument {
+  const byKey = new Map(host.devices.map((d) => [d.key, d]));
+  const changes = plan.changes.map((c): DocChange => {
+    const d = byKey.get(c.device);
+    const counts = plan.steps.filter((s): s is Extract<Step, { kind: 'set-numvfs' }> => s.kind === 'set-numvfs' && s.device === c.device);
+    return {
+      ...where(c.device),
+      vendor: d?.vendor ?? null,
+      device: d?.device ?? null,
+      class: d?.class ?? null,
+      group: c.group,
+      reason: REASONS[c.reason],
+      target: c.target.kind === 'driver' ? c.target.driver : c.target.kind,
+      before: { driver: c.before.driver, override: c.before.override },
+      after: { driver: c.after.driver ?? null, override: c.after.override, kernel_chooses: c.after.driver === undefined },
+      numvfs: counts.length > 0 ? { before: counts[0]!.from, after: counts[counts.length - 1]!.to } : null,
+      rule: rule(c.rule),
+      forced: c.forced,
+    };
+  });
+  const by_reason: Record<DocReason, number> = { spec: 0, drift: 0, prune: 0, group: 0 };
+  for (const c of changes) by_reason[c.reason]++;
+  return {
+    format_version: PLAN_FORMAT_VERSION,
+    fingerprint: plan.fingerprint,
+    applyable: plan.applyable,
+    host: { hostname: host.hostname ?? null, kernel: host.kernelRelease ?? null },
+    changes,
+    steps: plan.steps.map(step),
+    warnings: plan.warnings.map(notice),
+    blocked: plan.blocked.map((b) => ({ ...notice(b), code: b.code, fix: b.fix ?? null })),
+    summary: { devices: changes.length, steps: plan.steps.length, by_reason },
+  };
+}
+
+function where(key: string): { address: string; bus: Bus } {
+  const { bus, name } = splitKey(key);
+  return { address: name, bus };
+}
+
+function rule(r: Change['rule']): DocRule | null {
+  return r ? { index: r.index, name: r.name ?? null, line: r.line } : null;
+}
+
+function notice(n: Notice): DocNotice {
+  const at = n.device ? where(n.device) : { address: null, bus: null };
+  return { message: n.message, ...at, rule: rule(n.rule) };
+}
+
+function step(s: Step): DocStep {
+  if (s.kind === 'load-module') return { kind: s.kind, module: s.module, driver: s.driver, bus: s.bus, group: s.group };
+  const base = { ...where(s.device), group: s.group };
+  switch (s.kind) {
+    case 'set-numvfs':
+      return { kind: s.kind, ...base, from: s.from, to: s.to };
+    case 'set-override':
+      return { kind: s.kind, ...base, from: s.from, to: s.to };
+    case 'unbind':
+    case 'bind':
+      return { kind: s.kind, ...base, driver: s.driver };
+    case 'probe':
+      return { kind: s.kind, ...base };
+    case 'verify':
+      return { kind: s.kind, ...base, driver: s.driver ?? null, override: s.override, kernel_chooses: s.driver === undefined };
+  }
+}
