@@ -3,6 +3,7 @@
 // host is data. Every problem is collected and thrown together as one `selector` error.
 
 import type { Diagnostic } from '../domain/errors.js';
+import { splitKey } from '../domain/names.js';
 import type { Desired, DesiredBinding, Device, DeviceKey, Host, Notice, Rule, StateFile, Target } from '../domain/types.js';
 import { compileSelector, nameRegExp } from './match.js';
 import { problems } from './problems.js';
@@ -83,7 +84,9 @@ export function resolve(state: StateFile, host: Host): Desired {
       const spec = rule.vfs;
       for (const pf of devices) {
         const earlier = vfs.get(pf.key);
-        if (!pf.sriov) {
+        if (pf.physfn) {
+          error(rule, `${ruleLabel(rule)} asks for VFs, but it matches ${deviceLabel(pf)}, itself a VF of ${splitKey(pf.physfn).name}: narrow the match to the PF`);
+        } else if (!pf.sriov) {
           error(rule, `${ruleLabel(rule)} asks for VFs, but ${deviceLabel(pf)} is not SR-IOV capable`);
         } else if (spec.count > pf.sriov.totalVfs) {
           error(rule, `${ruleLabel(rule)} asks for ${plural(spec.count, 'VF')} on ${deviceLabel(pf)}, which supports at most ${pf.sriov.totalVfs} (sriov_totalvfs)`);

@@ -127,6 +127,14 @@ s('vfs: more VFs than sriov_totalvfs, or a device without SR-IOV, is an error', 
   ]);
 });
 
+s('vfs: a match that also catches the VFs says to narrow it to the PF', () => {
+  const e = fails('  - match: { vendor: "8086" }\n    vfs: { count: 2 }\n');
+  assert.equal(e.diagnostics.map((d) => d.message), [
+    'rule devices[0] (line 3) asks for VFs, but it matches 0000:03:02.0 (8086:154c), itself a VF of 0000:03:00.0: narrow the match to the PF',
+    'rule devices[0] (line 3) asks for VFs, but it matches 0000:03:02.1 (8086:154c), itself a VF of 0000:03:00.0: narrow the match to the PF',
+  ]);
+});
+
 s('vfs: two rules wanting different VFs on one PF conflict', () => {
   const e = fails('  - match: { address: "03:00.0" }\n    vfs: { count: 2 }\n  - match: { vendor: "8086", device: "1572" }\n    vfs: { count: 3 }\n');
   assert.match(e.diagnostics[0]!.message, /0000:03:00.0 \(8086:1572\): rule devices\[0\] \(line 3\) wants 2 VFs on default, rule devices\[1\] \(line 5\) wants 3 VFs on default/);
