@@ -192,7 +192,7 @@ function checkGroups(ctx: Ctx, wants: Map<DeviceKey, Want>, planned: Map<DeviceK
       }
       block(ctx, {
         code: 'group-split',
-        message: `IOMMU group ${group} would be split: ${lead.name} goes to ${vfio} while ${list} stay${split.length === 1 ? 's' : ''} on host drivers; VFIO cannot claim a group that shares DMA with the host`,
+        message: `IOMMU group ${group} would be split: ${lead.name} goes to ${vfio} while ${list} ${split.length === 1 ? 'stays on a host driver' : 'stay on host drivers'}; VFIO cannot claim a group that shares DMA with the host`,
         device: split[0]!.key,
         rule: leadRule && ruleRef(leadRule),
         fix: fixes.join('; '),

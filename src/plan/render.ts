@@ -1,0 +1,95 @@
+// The human plan, rendered from the plan document (as Terraform renders from jsonplan) so the text
+// and `--json` cannot disagree. It reads like a diff a reviewer can approve: what changes per
+// device, the ordered writes, what needs attention, and one summary line.
+
+import { diffLines } from 'diff';
+import { palette, type Palette } from '../cli/color.js';
+import type { DocBinding, DocChange, DocRule, DocStep, PlanDocument } from './document.js';
+
+export interface RenderOptions {
+  color: boolean;
+  /** pci.ids lookup: `names(vendor)` is the vendor's name, `names(vendor, device)` the device's. */
+  names?: (vendor: string, device?: string) => string | undefined;
+}
+
+export function renderPlan(doc: PlanDocument, opts: RenderOptions): string {
+  const p = palette(opts.color);
+  const out: string[] = [];
+  for (const c of doc.changes) out.push(header(c, p, opts.names), ...bindingDiff(c, p), '');
+  if (doc.steps.length > 0) {
+    const width = String(doc.steps.length).length;
+    out.push('Steps:', ...doc.steps.map((s, i) => `  ${String(i + 1).padStart(width)}. ${stepText(s)}`), '');
+  }
+  if (doc.warnings.length > 0) {
+    out.push('Warnings:', ...doc.warnings.map((w) => `  ${p.yellow('!')} ${w.message}`), '');
+  }
+  if (doc.blocked.length > 0) {
+    out.push(p.red('Blocked: apply refuses this plan until these are resolved.'));
+    for (const b of doc.blocked) {
+      out.push(`  ${p.red('x')} ${b.message} ${p.dim(`[${b.code}]`)}`);
+      if (b.fix) out.push(`    fix: ${b.fix}`);
+    }
+    out.push('');
+  }
+  out.push(summary(doc, p));
+  return out.join('\n') + '\n';
+}
+
+function header(c: DocChange, p: Palette, names: RenderOptions['names']): string {
+  const ids = c.vendor && c.device ? `${c.vendor}:${c.device}` : '';
+  const label = c.vendor ? [names?.(c.vendor), c.device ? names?.(c.vendor, c.device) : undefined].filter(Boolean).join(' ') : '';
+  const group = c.group === null ? 'no IOMMU group' : `group ${c.group}`;
+  const why = [c.reason, c.rule && ruleText(c.rule), c.forced && 'forced'].filter(Boolean).join(', ');
+  const what = [ids, label].filter(Boolean).join(' ');
+  return `${p.yellow('~')} ${p.bold(c.address)}  ${what ? `${what}  ` : ''}${group}  (${why})`;
+}
+
+function ruleText(r: DocRule): string {
+  return `rule ${r.name ?? `devices[${r.index}]`} line ${r.line}`;
+}
+
+/** A unified-style diff of the attributes a reviewer cares about: driver, override, VF count. */
+function bindingDiff(c: DocChange, p: Palette): string[] {
+  const text = (b: DocBinding, kernelChooses: boolean, numvfs?: number): string =>
+    `driver: ${kernelChooses ? "(kernel's choice)" : (b.driver ?? '(unbound)')}\n` +
+    `driver_override: ${b.override ?? '(unset)'}\n` +
+    (numvfs === undefined ? '' : `sriov_numvfs: ${numvfs}\n`);
+  const parts = diffLines(text(c.before, false, c.numvfs?.before), text(c.after, c.after.kernel_chooses, c.numvfs?.after));
+  return parts.flatMap((part) =>
+    part.value
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => (part.added ? p.green(`    + ${line}`) : part.removed ? p.red(`    - ${line}`) : `      ${line}`)),
+  );
+}
+
+function stepText(s: DocStep): string {
+  switch (s.kind) {
+    case 'load-module':
+      return `load-module ${s.module}`;
+    case 'set-numvfs':
+      return `set-numvfs ${s.address} ${s.from} -> ${s.to}`;
+    case 'set-override':
+      return `set-override ${s.address} -> ${s.to ?? '(clear)'}`;
+    case 'unbind':
+      return `unbind ${s.address} from ${s.driver}`;
+    case 'probe':
+      return `probe ${s.address}`;
+    case 'bind':
+      return `bind ${s.address} to ${s.driver}`;
+    case 'verify': {
+      const driver = s.kernel_chooses ? "any driver (kernel's choice)" : s.driver === null ? 'unbound' : `driver ${s.driver}`;
+      return `verify ${s.address}: ${driver}, override ${s.override ?? '(unset)'}`;
+    }
+  }
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+function summary(doc: PlanDocument, p: Palette): string {
+  const blocked = doc.blocked.length > 0 ? ' ' + p.red(`Blocked: ${plural(doc.blocked.length, 'problem')}.`) : '';
+  if (doc.changes.length === 0) {
+    return blocked ? `No changes planned.${blocked}` : 'No changes. The host matches the state file.';
+  }
+  return `Plan: ${plural(doc.summary.devices, 'device')} to change, ${plural(doc.summary.steps, 'step')}.${blocked}`;
+}
