@@ -4,7 +4,7 @@ import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadStateFile } from '../../src/desire/load.js';
-import { packageRoot } from './paths.js';
+import { packageRoot } from '../../src/cli/paths.js';
 import { vrError } from './hosts.js';
 
 const s = suite('desire/load');
