@@ -4,28 +4,16 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import type { Diagnostic } from '../domain/errors.js';
-import type { Bus, GroupPolicy, MdevSpec, Rule, Selector, SourcePos, StateFile, Target } from '../domain/types.js';
+import type { GroupPolicy, MdevSpec, Rule, Selector, SourcePos, StateFile, Target } from '../domain/types.js';
+import { canonicalAddress, canonicalGroup, hexId } from './match.js';
 import { problems } from './problems.js';
 import { displayPath, schemaDiagnostics } from './validate.js';
 import { MAX_BYTES, TOO_LARGE, decodeFile, parseYaml, pointerJoin, type ParsedYaml } from './yaml.js';
 
-/** The shape the schema guarantees once validation passed. */
-interface RawSelector {
-  address?: string;
-  vendor?: string;
-  device?: string;
-  subsystemVendor?: string;
-  subsystemDevice?: string;
-  class?: string;
-  iommuGroup?: string;
-  pf?: string;
-  bus?: Bus;
-  name?: string;
-  compatible?: string;
-}
+/** The shape the schema guarantees once validation passed (a match block is a Selector as written). */
 interface RawRule {
   name?: string;
-  match: RawSelector;
+  match: Selector;
   count?: number;
   driver?: string;
   vfs?: { count: number; driver?: string };
@@ -35,7 +23,7 @@ interface RawState {
   version: 1;
   hosts?: string[];
   devices?: RawRule[];
-  mdevs?: { parent: RawSelector; type: string; uuid: string }[];
+  mdevs?: { parent: Selector; type: string; uuid: string }[];
   options?: { iommuGroups?: GroupPolicy };
 }
 
@@ -46,22 +34,14 @@ export function parseTarget(text: string): Target {
   return { kind: 'driver', driver: text };
 }
 
-const hex = (s: string): string => s.toLowerCase().replace(/^0x/, '');
-
-/** Full lowercase form of an address glob: `01:00.*` -> `0000:01:00.*`. */
-export function canonicalAddress(glob: string): string {
-  const g = glob.toLowerCase();
-  return g.split(':').length === 2 ? `0000:${g}` : g;
-}
-
-function canonicalSelector(raw: RawSelector): Selector {
+function canonicalSelector(raw: Selector): Selector {
   const s: Selector = {};
   if (raw.address !== undefined) s.address = canonicalAddress(raw.address);
   if (raw.pf !== undefined) s.pf = canonicalAddress(raw.pf);
   for (const k of ['vendor', 'device', 'subsystemVendor', 'subsystemDevice', 'class'] as const) {
-    if (raw[k] !== undefined) s[k] = hex(raw[k]);
+    if (raw[k] !== undefined) s[k] = hexId(raw[k]);
   }
-  if (raw.iommuGroup !== undefined) s.iommuGroup = String(Number(raw.iommuGroup));
+  if (raw.iommuGroup !== undefined) s.iommuGroup = canonicalGroup(raw.iommuGroup);
   if (raw.bus !== undefined) s.bus = raw.bus;
   if (raw.name !== undefined) s.name = raw.name;
   if (raw.compatible !== undefined) s.compatible = raw.compatible;

@@ -8,7 +8,19 @@ import type { Device, DeviceKey, Host, Selector } from '../domain/types.js';
 
 export type DeviceMatcher = (device: Device, host: Host) => boolean;
 
-const hex = (s: string): string => s.toLowerCase().replace(/^0x/, '');
+// Normal forms of selector values, shared with load.ts, which stores selectors in them.
+
+/** `0x10DE` -> `10de`: ids and class codes as observe records them. */
+export const hexId = (s: string): string => s.toLowerCase().replace(/^0x/, '');
+
+/** Full lowercase form of an address glob: `01:00.*` -> `0000:01:00.*`. */
+export function canonicalAddress(glob: string): string {
+  const g = glob.toLowerCase();
+  return g.split(':').length === 2 ? `0000:${g}` : g;
+}
+
+/** `012` -> `12`, as the kernel names groups. */
+export const canonicalGroup = (s: string): string => String(Number(s));
 
 /** `*` and `?` as glob wildcards over `charClass`; everything else literal. */
 function globToRegExp(glob: string, charClass: string, flags = ''): RegExp {
@@ -18,9 +30,8 @@ function globToRegExp(glob: string, charClass: string, flags = ''): RegExp {
 
 /** PCI address glob, per field: `0000:01:00.*`, `01:00.*` (domain 0000), `*:01:*.*`. */
 export function addressRegExp(glob: string): RegExp {
-  const g = glob.toLowerCase();
   // A `*` stands for a whole field, so it must not run across the `:` and `.` separators.
-  return globToRegExp(g.split(':').length === 2 ? `0000:${g}` : g, '[0-9a-f]');
+  return globToRegExp(canonicalAddress(glob), '[0-9a-f]');
 }
 
 /** Device-name or hostname glob: `*` any run, `?` one character. */
@@ -49,16 +60,16 @@ export function compileSelector(s: Selector): DeviceMatcher {
   for (const field of ['vendor', 'device', 'subsystemVendor', 'subsystemDevice'] as const) {
     const want = s[field];
     if (want !== undefined) {
-      const id = hex(want);
+      const id = hexId(want);
       checks.push((d) => d[field] === id);
     }
   }
   if (s.class !== undefined) {
-    const prefix = hex(s.class);
+    const prefix = hexId(s.class);
     checks.push((d) => d.class !== undefined && d.class.startsWith(prefix));
   }
   if (s.iommuGroup !== undefined) {
-    const group = String(Number(s.iommuGroup));
+    const group = canonicalGroup(s.iommuGroup);
     checks.push((d) => d.iommuGroup === group);
   }
   if (s.name !== undefined) {
