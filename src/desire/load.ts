@@ -75,9 +75,9 @@ function positionOf(parsed: ParsedYaml, pointer: string, file: string): SourcePo
 /** Build the StateFile from a schema-valid value, collecting what the schema cannot check. */
 function toStateFile(parsed: ParsedYaml, file: string, diagnostics: Diagnostic[]): StateFile {
   const raw = parsed.value as unknown as RawState;
-  const report = (pointer: string, message: string, hint?: string): void => {
+  const report = (pointer: string, message: string): void => {
     const n = parsed.nodes.get(pointer);
-    diagnostics.push({ file, ...(n ? { line: n.line, col: n.col } : {}), message, ...(hint ? { hint } : {}) });
+    diagnostics.push({ file, ...(n ? { line: n.line, col: n.col } : {}), message });
   };
 
   const rules: Rule[] = (raw.devices ?? []).map((r, index) => {
