@@ -173,4 +173,55 @@ s('more VFs than the PF supports is blocked', () => {
   assert.match(p.blocked[0]!.fix!, '8');
 });
 
+s('vfs without a driver leaves existing VFs alone', () => {
+  const h = nicHost(2, ['0000:06:00.1', '0000:06:00.2']);
+  h.devices = h.devices.map((d) => (d.physfn ? { ...d, override: 'pci-stub' } : d));
+  const r = rule(0, 'ice', { vfs: { count: 2, target: { kind: 'default' } } });
+  const d = desired([['0000:06:00.0', r]], { vfs: [{ pf: 'pci/0000:06:00.0', count: 2, target: { kind: 'default' }, rule: r }] });
+  assert.equal(plan(h, d).changes, []);
+});
+
+s('a PF that changes driver gets its VF count in a second apply', () => {
+  const r = rule(0, 'vfio-pci', { vfs: { count: 2, target: { kind: 'driver', driver: 'vfio-pci' } } });
+  const d = desired([['0000:06:00.0', r]], { vfs: [{ pf: 'pci/0000:06:00.0', count: 2, target: r.vfs!.target, rule: r }] });
+  const p = plan(nicHost(0), d);
+  assert.not.ok(p.steps.some((x) => x.kind === 'set-numvfs'));
+  assert.ok(p.warnings.some((w) => /changes driver in this apply; run apply again to set its VF count to 2/.test(w.message)));
+});
+
+s('a PF without a driver cannot create VFs', () => {
+  const h = nicHost(0);
+  h.devices = h.devices.map((d) => ({ ...d, driver: null }));
+  const r = rule(0, 'default', { vfs: { count: 2, target: { kind: 'driver', driver: 'vfio-pci' } } });
+  const d = desired([['0000:06:00.0', r]], { vfs: [{ pf: 'pci/0000:06:00.0', count: 2, target: r.vfs!.target, rule: r }] });
+  assert.is(plan(h, d).blocked[0]?.code, 'no-pf-driver');
+});
+
+s('vfs on a device without SR-IOV is blocked', () => {
+  const h = host([pci('0000:06:00.0', { driver: 'e1000e', iommuGroup: '6' })]);
+  const r = rule(0, 'e1000e', { vfs: { count: 2, target: { kind: 'driver', driver: 'vfio-pci' } } });
+  const d = desired([['0000:06:00.0', r]], { vfs: [{ pf: 'pci/0000:06:00.0', count: 2, target: r.vfs!.target, rule: r }] });
+  assert.is(plan(h, d).blocked[0]?.code, 'no-sriov');
+});
+
+s('what resolve noticed comes first among the plan warnings', () => {
+  const d = { ...desired([]), warnings: [{ message: 'rule devices[0] (line 3) matches no device on this host' }] };
+  assert.equal(plan(host([]), d).warnings, d.warnings);
+});
+
+s('platform devices plan like PCI ones, on their own bus', () => {
+  const dev = { ...pci('x'), key: 'platform/12ce0000.i2c', bus: 'platform' as const, name: '12ce0000.i2c', vendor: undefined, device: undefined, driver: 's3c2410-i2c', iommuGroup: '4' };
+  const h = host([dev], { drivers: { pci: [], platform: ['s3c2410-i2c'] }, modules: { known: true, available: ['vfio_platform'], loaded: [] } });
+  const d = { ...desired([]), bindings: [{ device: dev.key, target: { kind: 'driver' as const, driver: 'vfio-platform' }, rule: rule(0, 'vfio-platform'), force: false }] };
+  const p = plan(h, d);
+  assert.equal(stepLines(p.steps), [
+    'load-module vfio_platform',
+    'set-override platform/12ce0000.i2c vfio-platform',
+    'unbind platform/12ce0000.i2c s3c2410-i2c',
+    'probe platform/12ce0000.i2c',
+    'verify platform/12ce0000.i2c vfio-platform vfio-platform',
+  ]);
+  assert.equal(p.steps[0], { kind: 'load-module', module: 'vfio_platform', driver: 'vfio-platform', bus: 'platform', group: null });
+});
+
 s.run();
