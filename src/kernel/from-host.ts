@@ -1,0 +1,93 @@
+// A kernel model rebuilt from an observed Host, for offline simulation (`--snapshot`). A Host says
+// what is bound, not why, so some things are assumed:
+// - each bound device matches its current driver's ID table (a rebind to `default` returns it);
+// - VFIO drivers match by driver_override only, as on the real kernel;
+// - a registered driver belongs to the loaded module of the same name, if any;
+// - an unloaded module registers one driver named after it (`vfio_pci` -> `vfio-pci` for the
+//   VFIO family and pci-stub, otherwise the module name), on the pci bus unless it is vfio_platform.
+
+import { moduleNameOf } from '../domain/names.js';
+import { BUSES, type Device, type Host } from '../domain/types.js';
+import type { KernelModel } from './model.js';
+
+const DASHED = /^(vfio_|pci_stub$)|_vfio_pci$/;
+
+function guessedDriver(module: string): { bus: 'pci' | 'platform'; name: string } {
+  const name = DASHED.test(module) ? module.replace(/_/g, '-') : module;
+  return { bus: module === 'vfio_platform' ? 'platform' : 'pci', name };
+}
+
+/** Routing ID (bus * 256 + devfn) of a PCI address. */
+function rid(address: string): number {
+  return parseInt(address.slice(5, 7), 16) * 256 + parseInt(address.slice(8, 10), 16) * 8 + Number(address[11]);
+}
+
+export function buildFromHost(k: KernelModel, host: Host): void {
+  const loaded = new Set(host.modules.loaded);
+  for (const m of new Set([...host.modules.available, ...host.modules.loaded])) k.module(m, { loaded: loaded.has(m) });
+
+  const registered = new Set<string>();
+  for (const bus of BUSES) {
+    for (const name of host.drivers[bus]) {
+      const module = moduleNameOf(name);
+      k.driver(bus, name, loaded.has(module) ? { module } : { module: null });
+      registered.add(`${bus}/${name}`);
+    }
+  }
+  for (const m of host.modules.available) {
+    const { bus, name } = guessedDriver(m);
+    if (!loaded.has(m) && !registered.has(`${bus}/${name}`)) k.driver(bus, name, { module: m, loaded: false });
+  }
+
+  const byKey = new Map(host.devices.map((d) => [d.key, d]));
+  // PFs before their VFs, so each VF can attach to its PF in virtfn order.
+  const vfs = host.devices.filter((d) => d.physfn && byKey.has(d.physfn));
+  const vfKeys = new Set(vfs.map((d) => d.key));
+  for (const d of host.devices) {
+    if (vfKeys.has(d.key)) continue;
+    if (d.bus === 'platform') {
+      k.platform(d.name, {
+        driver: d.driver,
+        override: d.override,
+        group: d.iommuGroup,
+        ...(d.compatible ? { compatible: d.compatible } : {}),
+        ...(d.modalias !== undefined ? { modalias: d.modalias } : {}),
+      });
+      continue;
+    }
+    k.pci(d.name, { ...pciSpec(d), ...(d.sriov ? { sriov: sriovSpec(d, byKey) } : {}) });
+    for (const vfKey of d.virtfns ?? []) {
+      const vf = byKey.get(vfKey);
+      if (vf) k.pci(vf.name, { ...pciSpec(vf), physfn: d.name });
+    }
+  }
+}
+
+function pciSpec(d: Device) {
+  return {
+    vendor: d.vendor ?? 'ffff',
+    device: d.device ?? 'ffff',
+    driver: d.driver,
+    override: d.override,
+    group: d.iommuGroup,
+    ...(d.subsystemVendor !== undefined ? { subsystemVendor: d.subsystemVendor } : {}),
+    ...(d.subsystemDevice !== undefined ? { subsystemDevice: d.subsystemDevice } : {}),
+    ...(d.class !== undefined ? { class: d.class } : {}),
+    ...(d.modalias !== undefined ? { modalias: d.modalias } : {}),
+    ...(d.numaNode !== undefined ? { numa: d.numaNode } : {}),
+    ...(d.bootVga ? { bootVga: true } : {}),
+  };
+}
+
+function sriovSpec(pf: Device, byKey: Map<string, Device>) {
+  const vfs = (pf.virtfns ?? []).map((key) => byKey.get(key)).filter((v): v is Device => v !== undefined);
+  const first = vfs[0] ? rid(vfs[0].name) - rid(pf.name) : 1;
+  const stride = vfs[1] ? rid(vfs[1].name) - rid(vfs[0]!.name) : 1;
+  return {
+    totalVfs: pf.sriov!.totalVfs,
+    autoprobe: pf.sriov!.driversAutoprobe,
+    vfDevice: vfs[0]?.device ?? pf.device ?? 'ffff',
+    offset: first,
+    stride,
+  };
+}

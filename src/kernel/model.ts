@@ -1,0 +1,789 @@
+/**
+ * KernelModel: an in-memory Linux kernel as far as driver binding goes. It implements SysfsPort
+ * (paths as src/sysfs/layout.ts builds them, values and links shaped like the real kernel's) and
+ * ModulePort, with the binding semantics of /work/shared/kernel-abi.md, a builder for tests and
+ * fault injection. The executor, the planner's tests and `--snapshot` simulation run against it.
+ *
+ * What it emulates: driver_override store/show (newline cut, clearing, EINVAL at PAGE_SIZE-1, the
+ * 5.19-6.0 NUL quirk), bind/unbind/drivers_probe with their errnos per version (EBUSY vs ENODEV
+ * for bind-already-bound at 5.14), bus match rules (override first; PCI ID tables; platform
+ * compatible or name), probe refusals (VF autoprobe, vfio-pci on bridges, group-less devices and
+ * PFs with VFs, injected probe failures), module loads that bind every unbound matching device,
+ * SR-IOV VF creation and destruction, /dev/vfio/N nodes, group viability (before and after 5.19),
+ * held VFIO groups (unbind hangs, DMA drivers get EBUSY or, before 5.19, the kernel BUG),
+ * hot-unplug, and hangs and errnos injected on any write.
+ *
+ * What it does NOT emulate (the QEMU lab in test/lab covers the real kernel):
+ * - asynchronous probing: every probe finishes inside the write or module load that caused it;
+ * - new_id / remove_id, dynamic IDs and vfio-pci `ids=` (the tool never uses them);
+ * - udev, module autoloading on hotplug, rescans, device links (supplier/consumer cascades);
+ * - device_lock: a driver_override write does not block behind a stuck unbind;
+ * - deferred probes coming back later: EPROBE_DEFER from failProbe is reported, nothing re-probes;
+ * - writes longer than PAGE_SIZE being split into two stores;
+ * - the vfio-platform reset-handler lookup (use failProbe(..., 'ENOENT') for it), the vfio-pci
+ *   denylist, VF tokens, mdevs, `enable`, `reset`, `remove`, and anything outside bus/, kernel/
+ *   iommu_groups, module/ and devicetree compatibles.
+ */
+
+import { KernelWriteError } from '../domain/errors.js';
+import { isVfioDriver, moduleNameOf } from '../domain/names.js';
+import type { Bus, Host } from '../domain/types.js';
+import type { ModulePort, SysfsPort } from '../sysfs/port.js';
+import { Faults, isBlocked, type Fault, type Outcome } from './faults.js';
+import { buildFromHost } from './from-host.js';
+import { KERNEL_BUG, groupViable, matches, platformBaseName, probeError } from './match.js';
+import { KernelState, KernelVersion, type KDevice, type KDriver, type KSriov, type PciIdEntry, type VfioHolder } from './state.js';
+import { busFiles, compatibleFile, groupNumbers, renderDevice, renderDriver, byNumber, type NodeView } from './view.js';
+import { storeOverride, parseU16, parseBool } from './values.js';
+
+export interface ModelOptions {
+  /** Kernel version the semantics follow: `6.12` (default), `6.1`, `5.10`, or a full release. */
+  kernel?: string;
+  /** False: the model has no module list, so `available()` returns null (a bare sysfs root). */
+  modulesKnown?: boolean;
+}
+
+export interface DriverSpec {
+  /**
+   * Module that registers it; defaults to the driver name with `_` for `-`. null: no module is
+   * known (it is neither listed nor loadable), as for drivers seen on an observed host.
+   */
+  module?: string | null;
+  /** Built into the kernel: always loaded. */
+  builtin?: boolean;
+  /** Whether its module is loaded (registered under bus/<bus>/drivers) now; default true. */
+  loaded?: boolean;
+  /** PCI ID table, `[vendor, device]` pairs or entries. Omitted: learnt from devices the builder binds to it. */
+  ids?: Array<[string, string] | PciIdEntry>;
+  /** Platform: devicetree compatibles and device base names it matches. */
+  compatible?: string[];
+  names?: string[];
+  /** Supports `sriov_numvfs` on PFs bound to it. */
+  sriov?: boolean;
+  /** A VFIO driver (binds only through driver_override); defaults from the name. */
+  vfio?: boolean;
+}
+
+export interface PciSpec {
+  vendor: string;
+  device: string;
+  subsystemVendor?: string;
+  subsystemDevice?: string;
+  class?: string;
+  revision?: string;
+  modalias?: string;
+  /** IOMMU group; null: no IOMMU. Default: a fresh group of its own. */
+  group?: string | null;
+  /** Bound driver (the builder never probes: an omitted driver means unbound). */
+  driver?: string | null;
+  override?: string | null;
+  bootVga?: boolean;
+  numa?: number;
+  /** The upstream bridge the device's sysfs directory nests under. */
+  parent?: string;
+  sriov?: {
+    totalVfs: number;
+    /** Device id of the VFs; default the PF's. */
+    vfDevice?: string;
+    autoprobe?: boolean;
+    offset?: number;
+    stride?: number;
+    vfGroups?: 'own' | 'pf';
+    /** VFs that exist already (created unbound). */
+    numVfs?: number;
+  };
+  /** Add this device as the next VF of that PF (which must declare `sriov`). */
+  physfn?: string;
+}
+
+export interface PlatformSpec {
+  compatible?: string[];
+  driver?: string | null;
+  override?: string | null;
+  group?: string | null;
+  modalias?: string;
+}
+
+/** The binding-relevant state of one device, for assertions. */
+export interface DeviceState {
+  bus: Bus;
+  name: string;
+  driver: string | null;
+  override: string | null;
+  group: string | null;
+  numVfs?: number;
+  autoprobe?: boolean;
+  virtfns: string[];
+  physfn?: string;
+}
+
+export interface WriteRecord {
+  path: string;
+  value: string;
+  /** `ok`, the errno name, or `pending` while the write blocks. */
+  result: string;
+}
+
+interface Pending {
+  record: WriteRecord;
+  until: string;
+  resume: () => void;
+}
+
+const normHex = (v: string, width: number): string => v.toLowerCase().replace(/^0x/, '').padStart(width, '0');
+
+function canonicalIds(ids: DriverSpec['ids']): PciIdEntry[] {
+  return (ids ?? []).map((id) => {
+    const e: PciIdEntry = Array.isArray(id) ? { vendor: id[0], device: id[1] } : { ...id };
+    for (const k of ['vendor', 'device', 'subsystemVendor', 'subsystemDevice'] as const) {
+      if (e[k] !== undefined) e[k] = normHex(e[k]!, 4);
+    }
+    if (e.class !== undefined) e.class = e.class.toLowerCase().replace(/^0x/, '');
+    return e;
+  });
+}
+
+/** `0000:02:00.0` plus a routing-ID distance: where a VF lands. */
+function addressPlus(pf: string, distance: number): string {
+  const [domain, bus, devfn] = [pf.slice(0, 4), parseInt(pf.slice(5, 7), 16), parseInt(pf.slice(8, 10), 16) * 8 + Number(pf[11])];
+  const rid = bus * 256 + devfn + distance;
+  const h2 = (n: number): string => n.toString(16).padStart(2, '0');
+  return `${domain}:${h2(rid >> 8)}:${h2((rid & 0xff) >> 3)}.${rid & 7}`;
+}
+
+export class KernelModel implements SysfsPort, ModulePort {
+  readonly root = 'kernel-model';
+  /** Every write attempted, in order, with its result. */
+  readonly writes: WriteRecord[] = [];
+  /** Every module load asked for, underscored. */
+  readonly loads: string[] = [];
+  /** Set when the model hit a kernel BUG (pre-5.19 DMA driver bound into a held group); it then hangs. */
+  panicked: string | null = null;
+
+  private readonly s: KernelState;
+  private readonly faults = new Faults();
+  private readonly pending: Pending[] = [];
+  private readonly moduleFailures = new Map<string, string>();
+  private readonly modulesKnown: boolean;
+  private readonly views = new Map<KDevice, { generation: number; view: NodeView }>();
+
+  constructor(opts: ModelOptions = {}) {
+    this.s = new KernelState(new KernelVersion(opts.kernel ?? '6.12'));
+    this.modulesKnown = opts.modulesKnown ?? true;
+  }
+
+  /** A model of an observed host, for offline simulation (see from-host.ts for the assumptions). */
+  static fromHost(host: Host): KernelModel {
+    const k = new KernelModel({ kernel: host.kernelRelease ?? '6.12', modulesKnown: host.modules.known });
+    buildFromHost(k, host);
+    return k;
+  }
+
+  get kernel(): string {
+    return this.s.version.text;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Builder
+
+  driver(bus: Bus, name: string, spec: DriverSpec = {}): this {
+    if (this.s.driver(bus, name)) throw new Error(`driver ${bus}/${name} declared twice`);
+    const module = spec.module === null ? null : this.declareModule(moduleNameOf(spec.module ?? name), spec.builtin ?? false, spec.loaded);
+    const drv: KDriver = {
+      bus,
+      name,
+      module: module?.name ?? '',
+      ids: canonicalIds(spec.ids),
+      compatible: spec.compatible ?? [],
+      names: spec.names ?? [name],
+      sriov: spec.sriov ?? false,
+      vfio: spec.vfio ?? isVfioDriver(name),
+      registered: false,
+      learns: spec.ids === undefined && spec.compatible === undefined && spec.names === undefined,
+    };
+    this.s.drivers.set(`${bus}/${name}`, drv);
+    if (module ? module.loaded : spec.loaded !== false) this.register(drv, false);
+    this.s.changed();
+    return this;
+  }
+
+  /** A loadable module with no driver the model knows of (it only shows in `available()`). */
+  module(name: string, opts: { loaded?: boolean; builtin?: boolean } = {}): this {
+    this.declareModule(moduleNameOf(name), opts.builtin ?? false, opts.loaded ?? false);
+    return this;
+  }
+
+  pci(name: string, spec: PciSpec): this {
+    if (this.s.device('pci', name)) throw new Error(`device pci/${name} declared twice`);
+    const dev: KDevice = {
+      bus: 'pci',
+      name,
+      vendor: normHex(spec.vendor, 4),
+      device: normHex(spec.device, 4),
+      driver: null,
+      override: spec.override ?? null,
+      group: null,
+      numa: spec.numa ?? -1,
+      bootVga: spec.bootVga ?? false,
+      parent: spec.parent ?? null,
+      virtfns: [],
+    };
+    if (spec.subsystemVendor !== undefined) dev.subsystemVendor = normHex(spec.subsystemVendor, 4);
+    if (spec.subsystemDevice !== undefined) dev.subsystemDevice = normHex(spec.subsystemDevice, 4);
+    if (spec.class !== undefined) dev.class = normHex(spec.class, 6);
+    if (spec.revision !== undefined) dev.revision = normHex(spec.revision, 2);
+    if (spec.modalias !== undefined) dev.modalias = spec.modalias;
+    if (spec.physfn !== undefined) this.attachVf(dev, spec.physfn);
+    this.addDevice(dev, spec.group, spec.driver);
+    if (spec.sriov) {
+      dev.sriov = {
+        totalVfs: spec.sriov.totalVfs,
+        numVfs: 0,
+        autoprobe: spec.sriov.autoprobe ?? true,
+        vfDevice: normHex(spec.sriov.vfDevice ?? spec.device, 4),
+        offset: spec.sriov.offset ?? 1,
+        stride: spec.sriov.stride ?? 1,
+        vfGroups: spec.sriov.vfGroups ?? 'own',
+      };
+      if (spec.sriov.numVfs) this.createVfs(dev, spec.sriov.numVfs, false);
+    }
+    return this;
+  }
+
+  platform(name: string, spec: PlatformSpec = {}): this {
+    if (this.s.device('platform', name)) throw new Error(`device platform/${name} declared twice`);
+    const dev: KDevice = {
+      bus: 'platform',
+      name,
+      driver: null,
+      override: spec.override ?? null,
+      group: null,
+      numa: -1,
+      bootVga: false,
+      parent: null,
+      virtfns: [],
+    };
+    if (spec.compatible !== undefined) dev.compatible = spec.compatible;
+    if (spec.modalias !== undefined) dev.modalias = spec.modalias;
+    this.addDevice(dev, spec.group === undefined ? null : spec.group, spec.driver);
+    return this;
+  }
+
+  /** Probing `driver` on `device` fails with `errno` (e1000 on an e1000e NIC: EIO). */
+  failProbe(driver: string, device: string, errno: string): this {
+    this.s.probeFailures.set(`${driver}\0${device}`, errno);
+    return this;
+  }
+
+  /** `modprobe NAME` fails with this message. */
+  failModule(module: string, message: string): this {
+    this.moduleFailures.set(moduleNameOf(module), message);
+    return this;
+  }
+
+  inject(fault: Fault): this {
+    this.faults.add(fault);
+    return this;
+  }
+
+  /** Hot-unplug: the device (and a PF's VFs) and its links vanish. */
+  removeDevice(name: string): this {
+    const dev = this.find(name);
+    if (!dev) throw new Error(`no device ${name}`);
+    if (dev.sriov) for (const vf of [...dev.virtfns]) this.s.devices.delete(`pci/${vf}`);
+    if (dev.physfn) {
+      const pf = this.s.device('pci', dev.physfn.pf);
+      if (pf) pf.virtfns = pf.virtfns.filter((v) => v !== name);
+    }
+    this.s.devices.delete(`${dev.bus}/${dev.name}`);
+    this.s.changed();
+    return this;
+  }
+
+  /** A process opens /dev/vfio/<group> (a VM holds the group): unbinds in it hang until closed. */
+  openVfioGroup(group: string, holder: VfioHolder = { pid: 4242, command: 'qemu-system-x86_64' }): this {
+    if (!this.vfioNodes().includes(group)) throw new Error(`open /dev/vfio/${group}: no such file (no member is bound to a vfio driver)`);
+    if (!groupViable(this.s, group)) throw new Error(`/dev/vfio/${group}: group is not viable, VFIO refuses to use it (EPERM)`);
+    this.s.held.set(group, holder);
+    return this;
+  }
+
+  /** The holder of /dev/vfio/<group> closes it: writes blocked on the group complete. */
+  closeVfioGroup(group: string): void {
+    this.s.held.delete(group);
+    this.resume((p) => p.until === group);
+  }
+
+  /** Every blocker lets go (held groups close, injected hangs end); a kernel BUG stays hung. */
+  release(): void {
+    this.s.held.clear();
+    this.resume((p) => p.until !== 'panic');
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Semantic reads for tests
+
+  has(name: string): boolean {
+    return this.find(name) !== undefined;
+  }
+
+  dev(name: string): DeviceState {
+    const d = this.find(name);
+    if (!d) throw new Error(`no device ${name} in the kernel model`);
+    const out: DeviceState = { bus: d.bus, name: d.name, driver: d.driver, override: d.override, group: d.group, virtfns: [...d.virtfns] };
+    if (d.sriov) {
+      out.numVfs = d.sriov.numVfs;
+      out.autoprobe = d.sriov.autoprobe;
+    }
+    if (d.physfn) out.physfn = d.physfn.pf;
+    return out;
+  }
+
+  /** Groups that have a /dev/vfio/N node: some member is bound to a vfio driver. */
+  vfioNodes(): string[] {
+    const nodes = new Set<string>();
+    for (const d of this.s.devices.values()) {
+      if (d.group !== null && d.driver !== null && this.s.driver(d.bus, d.driver)?.vfio) nodes.add(d.group);
+    }
+    return [...nodes].sort(byNumber);
+  }
+
+  vfioHolders(): Map<string, VfioHolder> {
+    return new Map(this.s.held);
+  }
+
+  groupViable(group: string): boolean {
+    return groupViable(this.s, group);
+  }
+
+  registeredDrivers(bus: Bus): string[] {
+    return this.s.registered.filter((d) => d.bus === bus).map((d) => d.name).sort();
+  }
+
+  loadedModules(): string[] {
+    return [...this.s.modules.values()].filter((m) => m.loaded).map((m) => m.name).sort();
+  }
+
+  /** Writes that are blocked right now. */
+  blockedWrites(): WriteRecord[] {
+    return this.pending.map((p) => p.record);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // SysfsPort
+
+  read(path: string): string | null {
+    const node = this.lookup(path);
+    if (node?.kind !== 'file' || node.content === null) return null;
+    return node.content.endsWith('\n') ? node.content.slice(0, -1) : node.content;
+  }
+
+  readLink(path: string): string | null {
+    const node = this.lookup(path);
+    return node?.kind === 'file' ? null : (node?.target ?? null);
+  }
+
+  list(path: string): string[] {
+    const node = this.lookup(path);
+    return node?.kind === 'dir' ? [...node.entries].sort() : [];
+  }
+
+  write(path: string, value: string): Promise<void> {
+    const record: WriteRecord = { path, value, result: 'pending' };
+    this.writes.push(record);
+    return new Promise<void>((resolve, reject) => {
+      const settle = (outcome: Outcome): void => {
+        if (isBlocked(outcome)) {
+          this.pending.push({ record, until: outcome.until, resume: () => settle(outcome.then()) });
+        } else if (outcome === 'ok') {
+          record.result = 'ok';
+          resolve();
+        } else {
+          record.result = outcome.errno;
+          reject(new KernelWriteError(outcome.errno, path, value));
+        }
+      };
+      settle(this.perform(path, value));
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // ModulePort
+
+  available(): string[] | null {
+    return this.modulesKnown ? [...this.s.modules.keys()].sort() : null;
+  }
+
+  load(name: string): Promise<void> {
+    const m = moduleNameOf(name);
+    this.loads.push(m);
+    if (this.panicked) return new Promise<void>(() => undefined);
+    const failure = this.moduleFailures.get(m);
+    if (failure !== undefined) return Promise.reject(new Error(failure));
+    const module = this.s.modules.get(m);
+    if (!module) return Promise.reject(new Error(`modprobe: FATAL: Module ${name} not found`));
+    if (module.loaded) return Promise.resolve();
+    module.loaded = true;
+    for (const drv of this.s.drivers.values()) {
+      if (drv.module === m) this.register(drv, true);
+    }
+    this.s.changed();
+    if (this.panicked) return new Promise<void>(() => undefined);
+    return Promise.resolve();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Internals: state changes
+
+  private declareModule(name: string, builtin: boolean, loaded: boolean | undefined) {
+    const existing = this.s.modules.get(name);
+    const want = builtin || (loaded ?? true);
+    if (existing) {
+      if (loaded !== undefined && existing.loaded !== want) throw new Error(`module ${name} declared both loaded and not loaded`);
+      return existing;
+    }
+    const module = { name, builtin, loaded: want };
+    this.s.modules.set(name, module);
+    return module;
+  }
+
+  /**
+   * Register a driver. Loading its module then binds every unbound device it matches, like
+   * bus_add_driver; the builder describes a host as it is and never probes.
+   */
+  private register(drv: KDriver, probe: boolean): void {
+    drv.registered = true;
+    this.s.registered.push(drv);
+    if (!probe || !this.s.autoprobe[drv.bus]) return;
+    for (const dev of this.s.devices.values()) {
+      if (dev.driver === null && matches(drv, dev)) this.tryProbe(drv, dev);
+    }
+  }
+
+  private addDevice(dev: KDevice, group: string | null | undefined, driver: string | null | undefined): void {
+    dev.group = group === undefined ? this.s.freshGroup() : group;
+    this.s.noteGroup(dev.group);
+    this.s.devices.set(`${dev.bus}/${dev.name}`, dev);
+    if (driver) this.bindAtBuild(dev, driver);
+    this.s.changed();
+  }
+
+  private bindAtBuild(dev: KDevice, name: string): void {
+    let drv = this.s.driver(dev.bus, name);
+    if (!drv) {
+      this.driver(dev.bus, name);
+      drv = this.s.driver(dev.bus, name)!;
+    }
+    if (!drv.registered) throw new Error(`cannot bind ${dev.name} to ${name}: its module ${drv.module} is not loaded`);
+    if (drv.learns && !drv.vfio) {
+      if (dev.bus === 'pci') drv.ids.push({ vendor: dev.vendor, device: dev.device });
+      else if (dev.compatible?.length) drv.compatible.push(dev.compatible[0]!);
+      else drv.names.push(platformBaseName(dev.name));
+    }
+    dev.driver = name;
+  }
+
+  private attachVf(vf: KDevice, pfName: string): void {
+    const pf = this.s.device('pci', pfName);
+    if (!pf?.sriov) throw new Error(`${vf.name}: physfn ${pfName} is not a declared SR-IOV PF`);
+    vf.physfn = { pf: pfName, index: pf.virtfns.length };
+    pf.virtfns.push(vf.name);
+    pf.sriov.numVfs = pf.virtfns.length;
+  }
+
+  /** pci_enable_sriov: VFs appear and, like any added device, are offered to drivers. */
+  private createVfs(pf: KDevice, count: number, probe: boolean): Outcome {
+    const sriov = pf.sriov as KSriov;
+    for (let i = 0; i < count; i++) {
+      const name = addressPlus(pf.name, sriov.offset + i * sriov.stride);
+      const vf: KDevice = {
+        bus: 'pci',
+        name,
+        vendor: pf.vendor,
+        device: sriov.vfDevice,
+        driver: null,
+        // vfio-pci as PF driver captures its VFs (5.7+).
+        override: pf.driver !== null && this.s.driver('pci', pf.driver)?.vfio ? pf.driver : null,
+        group: sriov.vfGroups === 'pf' ? pf.group : this.s.freshGroup(),
+        numa: pf.numa,
+        bootVga: false,
+        parent: null,
+        virtfns: [],
+        physfn: { pf: pf.name, index: i },
+      };
+      for (const k of ['subsystemVendor', 'subsystemDevice', 'class', 'revision'] as const) {
+        if (pf[k] !== undefined) vf[k] = pf[k];
+      }
+      this.s.devices.set(`pci/${name}`, vf);
+      pf.virtfns.push(name);
+    }
+    sriov.numVfs = count;
+    this.s.changed();
+    if (probe) {
+      for (const vf of pf.virtfns) {
+        const outcome = this.attach(this.s.device('pci', vf)!);
+        if (outcome !== 'ok') return outcome;
+      }
+    }
+    return 'ok';
+  }
+
+  private destroyVfs(pf: KDevice): void {
+    for (const vf of pf.virtfns) this.s.devices.delete(`pci/${vf}`);
+    pf.virtfns = [];
+    pf.sriov!.numVfs = 0;
+    this.s.changed();
+  }
+
+  /** Probe `drv` on `dev`; binds on success. Returns the probe's errno or null. */
+  private tryProbe(drv: KDriver, dev: KDevice): string | null {
+    const err = probeError(this.s, drv, dev);
+    if (err === KERNEL_BUG) {
+      this.panicked = `kernel BUG in vfio_iommu_group_notifier: ${drv.name} bound to ${dev.name} in group ${dev.group} held by user space`;
+      return err;
+    }
+    if (err === null) {
+      dev.driver = drv.name;
+      this.s.changed();
+    }
+    return err;
+  }
+
+  /** device_attach: the first registered driver that matches and probes wins; failures are skipped. */
+  private attach(dev: KDevice): Outcome {
+    if (dev.driver !== null) return 'ok';
+    for (const drv of this.s.registered) {
+      if (!matches(drv, dev)) continue;
+      const err = this.tryProbe(drv, dev);
+      if (err === KERNEL_BUG) return this.hangForever();
+      if (err === null) break;
+    }
+    return 'ok';
+  }
+
+  private hangForever(): Outcome {
+    return { until: 'panic', then: () => this.hangForever() };
+  }
+
+  private resume(which: (p: Pending) => boolean): void {
+    const due = this.pending.filter(which);
+    for (const p of due) this.pending.splice(this.pending.indexOf(p), 1);
+    for (const p of due) p.resume();
+  }
+
+  private find(name: string): KDevice | undefined {
+    return this.s.device('pci', name) ?? this.s.device('platform', name);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Internals: writes
+
+  private perform(path: string, value: string): Outcome {
+    if (this.panicked) return this.hangForever();
+    const target = this.lookup(path);
+    // open(2) fails before anything reaches the kernel's store().
+    if (!target) return { errno: 'ENOENT' };
+    if (target.kind !== 'file' || !target.store) return { errno: target.kind === 'dir' ? 'EISDIR' : 'EACCES' };
+    if (value.length === 0) return 'ok'; // a 0-byte write never reaches store()
+    const injected = this.faults.take(path, value);
+    if (injected === 'hang') return { until: 'release', then: () => target.store!(value) };
+    if (injected !== undefined) return { errno: injected };
+    return target.store(value);
+  }
+
+  private storeOverride(dev: KDevice, value: string): Outcome {
+    const r = storeOverride(value, this.s.version);
+    if ('errno' in r) return r;
+    dev.override = r.override;
+    this.s.changed();
+    return 'ok';
+  }
+
+  private storeUnbind(drv: KDriver, value: string): Outcome {
+    const dev = this.s.device(drv.bus, deviceArg(value));
+    if (!dev || dev.driver !== drv.name) return { errno: 'ENODEV' };
+    const unbind = (): Outcome => {
+      // Every PF driver's remove() disables SR-IOV.
+      if (dev.sriov && dev.sriov.numVfs > 0) this.destroyVfs(dev);
+      dev.driver = null;
+      this.s.changed();
+      return 'ok';
+    };
+    if (drv.vfio && dev.group !== null && this.s.held.has(dev.group)) return { until: dev.group, then: unbind };
+    return unbind();
+  }
+
+  private storeBind(drv: KDriver, value: string): Outcome {
+    const modern = this.s.version.atLeast(5, 14);
+    const dev = this.s.device(drv.bus, deviceArg(value));
+    if (!dev || !matches(drv, dev)) return { errno: 'ENODEV' };
+    if (dev.driver !== null) return { errno: modern ? 'EBUSY' : 'ENODEV' };
+    const err = this.tryProbe(drv, dev);
+    if (err === KERNEL_BUG) return this.hangForever();
+    if (err === null) return 'ok';
+    if (!modern) return { errno: 'ENODEV' };
+    return { errno: err === 'EPROBE_DEFER' ? 'EAGAIN' : err };
+  }
+
+  private storeProbe(bus: Bus, value: string): Outcome {
+    const dev = this.s.device(bus, deviceArg(value));
+    return dev ? this.attach(dev) : { errno: 'ENODEV' };
+  }
+
+  private storeNumVfs(dev: KDevice, value: string): Outcome {
+    const sriov = dev.sriov!;
+    const n = parseU16(value);
+    if (n === null) return { errno: 'EINVAL' };
+    if (n > sriov.totalVfs) return { errno: 'ERANGE' };
+    if (n === sriov.numVfs) return 'ok';
+    const drv = dev.driver === null ? undefined : this.s.driver('pci', dev.driver);
+    if (!drv?.sriov) return { errno: 'ENOENT' };
+    if (n === 0) {
+      const held = dev.virtfns.map((vf) => this.s.device('pci', vf)?.group).find((g) => g != null && this.s.held.has(g));
+      const destroy = (): Outcome => {
+        this.destroyVfs(dev);
+        return 'ok';
+      };
+      return held ? { until: held, then: destroy } : destroy();
+    }
+    if (sriov.numVfs !== 0) return { errno: 'EBUSY' };
+    return this.createVfs(dev, n, true);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Internals: the virtual file system
+
+  private view(dev: KDevice): NodeView {
+    const cached = this.views.get(dev);
+    if (cached?.generation === this.s.generation) return cached.view;
+    const view = renderDevice(this.s, dev);
+    this.views.set(dev, { generation: this.s.generation, view });
+    return view;
+  }
+
+  private lookup(path: string): VNode | undefined {
+    const parts = path.split('/').filter((p) => p !== '');
+    const [top, a, b, c, ...rest] = parts;
+    if (parts.length === 0) return dir(['bus', 'devices', 'kernel', 'module', 'firmware']);
+    if (top === 'bus') return this.lookupBus(parts.slice(1));
+    if (top === 'module') {
+      if (a === undefined) return dir(this.loadedModules());
+      return b === undefined && this.s.modules.get(a)?.loaded ? dir([]) : undefined;
+    }
+    if (top === 'kernel' && a === 'iommu_groups') {
+      const groups = groupNumbers(this.s);
+      if (b === undefined) return dir(groups);
+      if (!groups.includes(b)) return undefined;
+      if (c === undefined) return dir(['devices']);
+      if (c !== 'devices') return undefined;
+      const members = this.s.members(b);
+      if (rest.length === 0) return dir(members.map((m) => m.name));
+      const m = members.find((d) => d.name === rest[0]);
+      return m && rest.length === 1 ? { kind: 'link', target: `../../../../${this.view(m).path}` } : undefined;
+    }
+    return undefined;
+  }
+
+  private lookupBus(parts: string[]): VNode | undefined {
+    const [busName, section, name, ...rest] = parts;
+    if (busName === undefined) return dir(['pci', 'platform']);
+    if (busName !== 'pci' && busName !== 'platform') return undefined;
+    const bus: Bus = busName;
+    if (section === undefined) return dir(['devices', 'drivers', ...busFiles(this.s, bus).keys()]);
+    if (section === 'devices') {
+      if (name === undefined) return dir([...this.s.devices.values()].filter((d) => d.bus === bus).map((d) => d.name));
+      const dev = this.s.device(bus, name);
+      return dev ? this.lookupDevice(dev, rest) : undefined;
+    }
+    if (section === 'drivers') {
+      if (name === undefined) return dir(this.registeredDrivers(bus));
+      const drv = this.s.registeredDriver(bus, name);
+      return drv ? this.lookupDriver(drv, rest) : undefined;
+    }
+    if (rest.length || name !== undefined) return undefined;
+    if (section === 'drivers_probe') return { kind: 'file', content: null, store: (v) => this.storeProbe(bus, v) };
+    if (section === 'drivers_autoprobe') {
+      const content = busFiles(this.s, bus).get('drivers_autoprobe')!;
+      return {
+        kind: 'file',
+        content,
+        store: (v) => {
+          // bus.c: a value starting with '0' disables, anything else enables.
+          this.s.autoprobe[bus] = !v.startsWith('0');
+          this.s.changed();
+          return 'ok';
+        },
+      };
+    }
+    return undefined;
+  }
+
+  private lookupDevice(dev: KDevice, rest: string[]): VNode | undefined {
+    const view = this.view(dev);
+    // bus/<bus>/devices/<name> itself is a symlink into devices/.
+    if (rest.length === 0) return dir([...view.files.keys(), ...view.links.keys()], `../../../${view.path}`);
+    const [entry, ...below] = rest;
+    if (entry === 'driver' && below.length > 0) {
+      const drv = dev.driver === null ? undefined : this.s.registeredDriver(dev.bus, dev.driver);
+      return drv ? this.lookupDriver(drv, below) : undefined;
+    }
+    if (entry === 'of_node' && dev.compatible?.length) {
+      if (below.length === 0) return { kind: 'link', target: view.links.get('of_node')! };
+      return below.length === 1 && below[0] === 'compatible' ? { kind: 'file', content: compatibleFile(dev.compatible) } : undefined;
+    }
+    if (below.length > 0 || entry === undefined) return undefined;
+    const link = view.links.get(entry);
+    if (link !== undefined) return { kind: 'link', target: link };
+    if (!view.files.has(entry)) return undefined;
+    const content = view.files.get(entry)!;
+    switch (entry) {
+      case 'driver_override':
+        return { kind: 'file', content, store: (v) => this.storeOverride(dev, v) };
+      case 'sriov_numvfs':
+        return { kind: 'file', content, store: (v) => this.storeNumVfs(dev, v) };
+      case 'sriov_drivers_autoprobe':
+        return {
+          kind: 'file',
+          content,
+          store: (v) => {
+            const on = parseBool(v);
+            if (on === null) return { errno: 'EINVAL' };
+            dev.sriov!.autoprobe = on;
+            this.s.changed();
+            return 'ok';
+          },
+        };
+      default:
+        return { kind: 'file', content };
+    }
+  }
+
+  private lookupDriver(drv: KDriver, rest: string[]): VNode | undefined {
+    const view = renderDriver(this.s, drv);
+    if (rest.length === 0) return dir([...view.files.keys(), ...view.links.keys()]);
+    if (rest.length > 1) return undefined;
+    const entry = rest[0]!;
+    if (entry === 'bind') return { kind: 'file', content: null, store: (v) => this.storeBind(drv, v) };
+    if (entry === 'unbind') return { kind: 'file', content: null, store: (v) => this.storeUnbind(drv, v) };
+    const link = view.links.get(entry);
+    if (link !== undefined) return { kind: 'link', target: link };
+    return view.files.has(entry) ? { kind: 'file', content: view.files.get(entry)! } : undefined;
+  }
+
+  /** The model's state, for the tree writer and from-host (not for tests: use dev() and friends). */
+  get state(): KernelState {
+    return this.s;
+  }
+}
+
+type VNode =
+  | { kind: 'dir'; entries: string[]; target?: string }
+  | { kind: 'link'; target: string }
+  | { kind: 'file'; content: string | null; store?: (value: string) => Outcome };
+
+const dir = (entries: string[], target?: string): VNode => (target ? { kind: 'dir', entries, target } : { kind: 'dir', entries });
+
+/** bind/unbind/drivers_probe compare names with sysfs_streq: exact, one trailing newline allowed. */
+function deviceArg(value: string): string {
+  return value.endsWith('\n') ? value.slice(0, -1) : value;
+}
