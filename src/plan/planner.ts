@@ -188,11 +188,11 @@ function checkGroups(ctx: Ctx, wants: Map<DeviceKey, Want>, planned: Map<DeviceK
       }
       if (ruled.length > 0) {
         const lines = ruled.map((d) => wants.get(d.key)!.rule!.pos.line).join(', ');
-        fixes.push(`give ${ruled.map((d) => d.name).join(', ')} driver ${vfio} or none (line ${lines})`);
+        fixes.push(`give ${ruled.map((d) => d.name).join(', ')} driver ${vfio} or none (${ruled.length === 1 ? 'line' : 'lines'} ${lines})`);
       }
       block(ctx, {
         code: 'group-split',
-        message: `IOMMU group ${group} would be split: ${lead.name} goes to ${vfio} while ${list} ${split.length === 1 ? 'stays on a host driver' : 'stay on host drivers'}; VFIO cannot claim a group that shares DMA with the host`,
+        message: `IOMMU group ${group} would be split: ${lead.name} ${planned.has(lead.key) ? 'goes to' : 'stays on'} ${vfio} while ${list} ${split.length === 1 ? 'stays on a host driver' : 'stay on host drivers'}; VFIO cannot claim a group that shares DMA with the host`,
         device: split[0]!.key,
         rule: leadRule && ruleRef(leadRule),
         fix: fixes.join('; '),

@@ -114,6 +114,7 @@ s('a pruned sibling in a group still on VFIO is refused in strict, kept on VFIO 
   const strict = plan(h, desired([['0000:01:00.0', 'vfio-pci']]), { managed });
   assert.is(strict.blocked[0]?.code, 'group-split');
   assert.match(strict.blocked[0]!.message, 'driver chosen by the kernel');
+  assert.match(strict.blocked[0]!.message, '0000:01:00.0 stays on vfio-pci while 0000:01:00.1 (driver chosen by the kernel)');
   const include = plan(h, desired([['0000:01:00.0', 'vfio-pci']], { iommuGroups: 'include' }), { managed });
   assert.ok(include.applyable);
   assert.equal(include.changes, []);
