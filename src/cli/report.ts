@@ -29,9 +29,17 @@ export function errorJson(r: ErrorReport): { error: Omit<ErrorReport, 'exitCode'
   return { error: { kind: r.kind, message: r.message, diagnostics: r.diagnostics } };
 }
 
-/** Human form: the message, then one `file:line:col: message` line per diagnostic (with hints). */
+/**
+ * Human form: the message, then each located diagnostic as `file:line:col: message` (with its hint).
+ * An unlocated diagnostic restates part of the message for --json readers (the executor's refusals
+ * and rollback reports, a missing sysfs root), so only a hint the message lacks is added for it.
+ */
 export function errorText(r: ErrorReport, stack?: string): string {
-  const lines = [`Error: ${r.message}`, ...r.diagnostics.map(formatDiagnostic)];
+  const lines = [`Error: ${r.message}`];
+  for (const d of r.diagnostics) {
+    if (d.file) lines.push(formatDiagnostic(d));
+    else if (d.hint && !r.message.includes(d.hint)) lines.push(`  hint: ${d.hint}`);
+  }
   if (stack) lines.push(stack);
   return lines.join('\n');
 }

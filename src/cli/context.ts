@@ -1,0 +1,82 @@
+// The ports a command runs against, built from its flags: the sysfs tree under --sysfs-root, the
+// module source that goes with it, and the host's name and kernel release. Tests inject a kernel
+// model here (injectEnv) instead of stubbing anything below.
+
+import { realpathSync, statSync } from 'node:fs';
+import { hostname as osHostname, release } from 'node:os';
+import { join } from 'node:path';
+import { VrError } from '../domain/errors.js';
+import { FsSysfsPort } from '../sysfs/fs-port.js';
+import type { ModulePort, SysfsPort } from '../sysfs/port.js';
+
+export interface RunEnv {
+  sysfs: SysfsPort;
+  modules: ModulePort;
+  /** Matched against a state file's `hosts:` globs. */
+  hostname: string;
+  /** Decides the IOMMU-group viability rule; unknown means the modern (5.19+) one. */
+  kernelRelease?: string;
+}
+
+export interface EnvRequest {
+  sysfsRoot: string;
+  /** `--hostname`: plan as if on that host. */
+  hostname?: string;
+}
+
+export type EnvFactory = (req: EnvRequest) => RunEnv;
+
+let injected: EnvFactory | null = null;
+
+/** Test seam: every command builds its ports with `factory` until `injectEnv(null)`. */
+export function injectEnv(factory: EnvFactory | null): void {
+  injected = factory;
+}
+
+export function openEnv(req: EnvRequest): RunEnv {
+  if (injected) return injected(req);
+  const root = checkedRoot(req.sysfsRoot);
+  const live = root === '/sys';
+  return {
+    sysfs: new FsSysfsPort(root),
+    modules: new DetachedModules(req.sysfsRoot),
+    hostname: req.hostname ?? osHostname(),
+    ...(live ? { kernelRelease: release() } : {}),
+  };
+}
+
+function checkedRoot(root: string): string {
+  const hint = 'point --sysfs-root (or VFIO_RECONCILE_SYSFS_ROOT) at /sys or at a copy of a sysfs tree';
+  let real: string;
+  try {
+    real = realpathSync(root);
+  } catch {
+    throw new VrError('environment', `sysfs root ${root} does not exist`, [{ message: `no such directory: ${root}`, hint }]);
+  }
+  if (!isDir(join(real, 'bus'))) {
+    throw new VrError('environment', `${root} is not a sysfs tree: it has no bus/ directory`, [{ message: `no ${join(root, 'bus')}`, hint }]);
+  }
+  return real;
+}
+
+function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Modules for a sysfs tree that is not the running kernel's: no module list is known, and modprobe
+ * would change the real machine, not the tree, so loading is refused.
+ */
+class DetachedModules implements ModulePort {
+  constructor(private readonly root: string) {}
+  available(): null {
+    return null;
+  }
+  load(module: string): Promise<void> {
+    return Promise.reject(new Error(`not loading module ${module}: --sysfs-root ${this.root} is not the running kernel's /sys`));
+  }
+}

@@ -1,0 +1,53 @@
+// The planning half shared by `plan` and `apply`: state file -> hosts check -> observe -> resolve ->
+// plan -> plan document. No output here; the commands decide how to show it.
+
+import { loadStateFile } from '../desire/load.js';
+import { EXIT } from '../domain/errors.js';
+import { hostMatches, resolve } from '../desire/resolve.js';
+import type { Host, Plan, StateFile } from '../domain/types.js';
+import { observe } from '../observe/observe.js';
+import { toPlanDocument, type PlanDocument } from '../plan/document.js';
+import { plan } from '../plan/planner.js';
+import type { RunEnv } from './context.js';
+
+export type PlanRun =
+  /** The file's `hosts:` globs do not name this host: nothing to do here. */
+  | { kind: 'elsewhere'; state: StateFile; hostname: string }
+  | { kind: 'planned'; state: StateFile; host: Host; plan: Plan; doc: PlanDocument };
+
+export function observeHost(env: RunEnv): Host {
+  return observe(env.sysfs, {
+    modules: env.modules,
+    hostname: env.hostname,
+    ...(env.kernelRelease !== undefined ? { kernelRelease: env.kernelRelease } : {}),
+  });
+}
+
+export function planState(env: RunEnv, statePath: string, opts: { force: boolean }): PlanRun {
+  const state = loadStateFile(statePath);
+  if (!hostMatches(state, env.hostname)) return { kind: 'elsewhere', state, hostname: env.hostname };
+  const host = observeHost(env);
+  const p = plan(host, resolve(state, host), { force: opts.force });
+  return { kind: 'planned', state, host, plan: p, doc: toPlanDocument(p, host) };
+}
+
+/** What `plan` and `apply` say (and `--json` carries) when the file is for other hosts. */
+export function elsewhereNote(run: Extract<PlanRun, { kind: 'elsewhere' }>): { skipped: true; hostname: string; hosts: string[]; message: string } {
+  const hosts = run.state.hosts ?? [];
+  return {
+    skipped: true,
+    hostname: run.hostname,
+    hosts,
+    message: `${run.state.path} is for hosts ${hosts.join(', ')}; this host is ${run.hostname}: nothing to do here.`,
+  };
+}
+
+/**
+ * design.md "Exit codes": a blocked plan is a refusal (1); with --detailed-exitcode, pending
+ * changes are 2 so scripts can tell "in sync" from "would change".
+ */
+export function planExitCode(doc: PlanDocument, detailed: boolean): number {
+  if (doc.blocked.length > 0) return EXIT.error;
+  if (detailed && (doc.changes.length > 0 || doc.steps.length > 0)) return EXIT.changesPending;
+  return EXIT.ok;
+}
