@@ -58,6 +58,18 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     process.exitCode = code;
   }
 
+  /**
+   * End with `err`'s exit code but keep the command's result: under --json the result document gets
+   * an `error` member (apply's plan and result); otherwise the error is thrown to catch().
+   */
+  protected failWith(err: Error, result: Record<string, unknown>): undefined {
+    if (!this.jsonEnabled()) throw err;
+    const report = reportFor(err);
+    process.exitCode = report.exitCode;
+    this.logJson({ ...result, ...errorJson(report) });
+    return undefined;
+  }
+
   protected override logJson(json: unknown): void {
     process.stdout.write(JSON.stringify(json, null, 2) + '\n');
   }

@@ -1,0 +1,33 @@
+// The writing half of `apply`: execute a plan with progress output, and turn Ctrl-C or a TERM into
+// an orderly stop (the step in flight finishes, then everything done is rolled back).
+
+import { execute } from '../apply/executor.js';
+import type { ApplyResult } from '../apply/result.js';
+import type { Plan } from '../domain/types.js';
+import { progressHooks } from './apply-view.js';
+import { palette } from './color.js';
+import type { RunEnv } from './context.js';
+
+export interface ApplyRunOptions {
+  writeTimeoutMs: number;
+  /** Step-by-step lines on stderr (a terminal is watching). */
+  progress: boolean;
+  color: boolean;
+}
+
+export async function applyPlan(plan: Plan, env: RunEnv, opts: ApplyRunOptions): Promise<ApplyResult> {
+  const abort = new AbortController();
+  const stop = (signal: NodeJS.Signals): void => abort.abort(signal);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  try {
+    return await execute(plan, env, {
+      writeTimeoutMs: opts.writeTimeoutMs,
+      signal: abort.signal,
+      ...(opts.progress ? { hooks: progressHooks((t) => process.stderr.write(t), palette(opts.color)) } : {}),
+    });
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}

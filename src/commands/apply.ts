@@ -1,0 +1,65 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base.js';
+import { planFlags, stateArg } from '../cli/flags.js';
+
+export default class Apply extends BaseCommand<typeof Apply> {
+  static override summary = 'Make the host match a state file: plan, write, verify, roll back on failure.';
+  static override description = `Plans exactly like \`plan\`, prints the plan, then performs its steps through sysfs: set
+driver_override, unbind, probe, and read every device back. If any step fails, every device already
+touched is put back as it was. A blocked plan is refused before anything is written. Applying a file
+the host already matches prints "No changes" and exits 0.
+
+Exit codes: 0 applied (or nothing to do); 1 error before anything was written (bad input, selector
+mismatch, blocked plan); 3 apply failed and was rolled back, the host is as it was; 4 apply failed and
+the rollback did not complete (the message lists each device left behind and where it was before).
+
+--json prints { "plan": <plan document>, "result": { "outcome": "applied" | "noop" | "rolled-back" |
+"rollback-failed", "completed", "failure", "rollback", "modulesLoaded" } }, plus "error" when the apply
+failed; with --dry-run "result" is null.`;
+
+  static override examples = [
+    { description: 'Apply the host state.', command: '<%= config.bin %> <%= command.id %> /etc/vfio-reconcile/state.yaml' },
+    { description: 'Show the plan and stop (same as plan).', command: '<%= config.bin %> <%= command.id %> state.yaml --dry-run' },
+    { description: 'Allow slow drivers a minute per write.', command: '<%= config.bin %> <%= command.id %> state.yaml --write-timeout 60' },
+  ];
+
+  static override args = { state: stateArg };
+  static override flags = {
+    ...planFlags,
+    'dry-run': Flags.boolean({ summary: 'Plan and print, write nothing.' }),
+    'write-timeout': Flags.integer({ summary: 'Seconds to wait for one sysfs write or module load before giving up.', default: 30, min: 1 }),
+  };
+
+  public async run(): Promise<unknown> {
+    const { openEnv } = await import('../cli/context.js');
+    const { elsewhereNote, planExitCode, planState } = await import('../cli/run-plan.js');
+    const { renderPlan } = await import('../plan/render.js');
+    const env = openEnv({ sysfsRoot: this.flags['sysfs-root'], hostname: this.flags.hostname });
+    const run = planState(env, this.args.state, { force: this.flags.force });
+    if (run.kind === 'elsewhere') {
+      const note = elsewhereNote(run);
+      this.log(note.message);
+      return note;
+    }
+    if (this.flags['dry-run']) {
+      this.log(renderPlan(run.doc, { color: this.color }).trimEnd());
+      this.setExitCode(planExitCode(run.doc, false));
+      return { plan: run.doc, result: null };
+    }
+    // A blocked plan is refused by execute, whose message lists what blocks it.
+    if (run.plan.applyable) this.log(renderPlan(run.doc, { color: this.color }).trimEnd());
+    const { applyPlan } = await import('../cli/run-apply.js');
+    const result = await applyPlan(run.plan, env, {
+      writeTimeoutMs: this.flags['write-timeout'] * 1000,
+      progress: Boolean(process.stderr.isTTY),
+      color: this.color,
+    });
+    const { appliedSummary } = await import('../cli/apply-view.js');
+    const { applyError } = await import('../apply/result.js');
+    const failed = applyError(result);
+    if (failed) return this.failWith(failed, { plan: run.doc, result });
+    const summary = appliedSummary(run.doc, result);
+    if (summary) this.log(summary);
+    return { plan: run.doc, result };
+  }
+}
