@@ -3,10 +3,11 @@
 // - each bound device matches its current driver's ID table (a rebind to `default` returns it);
 // - VFIO drivers match by driver_override only, as on the real kernel;
 // - a registered driver belongs to the loaded module of the same name, if any;
+// - a PF's driver supports sriov_numvfs, except a vfio driver on a PF with no VFs (enable_sriov=0);
 // - an unloaded module registers one driver named after it (`vfio_pci` -> `vfio-pci` for the
 //   VFIO family and pci-stub, otherwise the module name), on the pci bus unless it is vfio_platform.
 
-import { moduleNameOf } from '../domain/names.js';
+import { isVfioDriver, moduleNameOf } from '../domain/names.js';
 import { BUSES, type Device, type Host } from '../domain/types.js';
 import type { KernelModel } from './model.js';
 
@@ -26,11 +27,14 @@ export function buildFromHost(k: KernelModel, host: Host): void {
   const loaded = new Set(host.modules.loaded);
   for (const m of new Set([...host.modules.available, ...host.modules.loaded])) k.module(m, { loaded: loaded.has(m) });
 
+  const sriovDrivers = new Set(
+    host.devices.filter((d) => d.sriov && d.driver !== null && (d.sriov.numVfs > 0 || !isVfioDriver(d.driver))).map((d) => d.driver),
+  );
   const registered = new Set<string>();
   for (const bus of BUSES) {
     for (const name of host.drivers[bus]) {
       const module = moduleNameOf(name);
-      k.driver(bus, name, loaded.has(module) ? { module } : { module: null });
+      k.driver(bus, name, { module: loaded.has(module) ? module : null, sriov: bus === 'pci' && sriovDrivers.has(name) });
       registered.add(`${bus}/${name}`);
     }
   }
