@@ -85,6 +85,11 @@ const ANY_OP: Record<string, (what: string) => string> = {
   EPERM: (what) => `not permitted ${what}: run as root (CAP_SYS_ADMIN)`,
 };
 
+/** An override as the kernel shows it: unset reads `(null)`. */
+export function showOverride(value: string | null): string {
+  return value === null ? '(null)' : JSON.stringify(value);
+}
+
 /** The write in words: `unbinding 0000:01:00.0 from nvidia`. */
 export function describe(w: WriteOp): string {
   switch (w.op) {

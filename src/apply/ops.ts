@@ -4,12 +4,8 @@
 import { splitKey } from '../domain/names.js';
 import type { DeviceKey } from '../domain/types.js';
 import { layout } from '../sysfs/layout.js';
-import { explainSilentProbe, explainVanished } from './explain.js';
+import { explainSilentProbe, explainVanished, showOverride } from './explain.js';
 import { ApplyError, deviceExists, readBinding, readDriver, readNumVfs, type Io } from './io.js';
-
-export function showOverride(value: string | null): string {
-  return value === null ? '(null)' : JSON.stringify(value);
-}
 
 /** A read-back that disagrees: say the device vanished when it did, else `mismatch`. */
 function readBackFailure(io: Io, key: DeviceKey, during: string, mismatch: string): ApplyError {

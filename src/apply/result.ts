@@ -3,7 +3,7 @@
 
 import { VrError, type Diagnostic } from '../domain/errors.js';
 import type { BindingState, DeviceKey, Step } from '../domain/types.js';
-import { showOverride } from './ops.js';
+import { showOverride } from './explain.js';
 
 export interface ApplyFailure {
   /** Position of the step in plan.steps. */
@@ -39,9 +39,10 @@ export interface ApplyResult {
 }
 
 /**
- * Observers of execution: progress output and the write-ahead journal. A hook that throws fails
- * the step it belongs to (a journal that cannot record a write must stop it), so onStepStart runs
- * before the step's write.
+ * Observers of execution, the only ones: progress output and the write-ahead journal. onStepStart
+ * runs before the step's write, and a hook that throws fails its step (a journal that cannot record
+ * a write must stop it); onRollbackStep throwing fails that device's restore; an onStepFailed
+ * that throws is ignored, so that nothing keeps the rollback from running.
  */
 export interface ApplyHooks {
   onStepStart?(step: Step, index: number, total: number): void | Promise<void>;

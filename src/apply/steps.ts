@@ -3,9 +3,9 @@
 import { splitKey } from '../domain/names.js';
 import type { DeviceKey, Step } from '../domain/types.js';
 import { layout } from '../sysfs/layout.js';
-import { explainVanished } from './explain.js';
+import { explainVanished, showOverride } from './explain.js';
 import { ApplyError, deviceExists, readBinding, type Io } from './io.js';
-import { bind, probe, setNumVfs, setOverride, showOverride, unbind } from './ops.js';
+import { bind, probe, setNumVfs, setOverride, unbind } from './ops.js';
 import { describeBinding } from './result.js';
 
 export interface StepContext {

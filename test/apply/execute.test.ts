@@ -3,9 +3,9 @@ import * as assert from 'uvu/assert';
 import { execute } from '../../src/apply/executor.js';
 import { applyError, type ApplyResult } from '../../src/apply/result.js';
 import { VrError } from '../../src/domain/errors.js';
-import type { Plan, Step } from '../../src/domain/types.js';
-import { workstation } from '../kernel/hosts.js';
-import { devices, planFor, planTo, ports, PASSTHROUGH, vfsRule } from './fixtures.js';
+import type { Step } from '../../src/domain/types.js';
+import { board, workstation } from '../kernel/hosts.js';
+import { devices, handPlan, planFor, planTo, ports, PASSTHROUGH, vfsRule } from './fixtures.js';
 
 const s = suite('execute');
 
@@ -83,14 +83,7 @@ s('refuses a blocked plan before any write, listing what blocks it', async () =>
 
 s('refuses a (saved) plan whose names could climb out of the sysfs root', async () => {
   const k = workstation();
-  const p: Plan = {
-    fingerprint: 'x',
-    changes: [],
-    warnings: [],
-    blocked: [],
-    applyable: true,
-    steps: [{ kind: 'unbind', device: 'pci/0000:00:1c.0', driver: '../../../../etc', group: '7' }],
-  };
+  const p = handPlan([{ kind: 'unbind', device: 'pci/0000:00:1c.0', driver: '../../../../etc', group: '7' }]);
   try {
     await execute(p, ports(k));
     assert.unreachable();
@@ -191,8 +184,7 @@ s('a VF count change is applied and read back', async () => {
 
 s('kernel refusals are explained for the device, not as a bare errno', async () => {
   const k = workstation();
-  const run = (steps: Step[]): Promise<ApplyResult> =>
-    execute({ fingerprint: 'x', changes: [], warnings: [], blocked: [], applyable: true, steps }, ports(k));
+  const run = (steps: Step[]): Promise<ApplyResult> => execute(handPlan(steps), ports(k));
 
   const tooMany = await run([{ kind: 'set-numvfs', device: 'pci/0000:02:00.0', from: 0, to: 5, group: '9' }]);
   assert.is(tooMany.failure!.message, '5 VFs is more than 0000:02:00.0 supports (sriov_totalvfs is 2) (ERANGE)');
@@ -204,6 +196,59 @@ s('kernel refusals are explained for the device, not as a bare errno', async () 
   await run([{ kind: 'set-numvfs', device: 'pci/0000:02:00.0', from: 0, to: 1, group: '9' }]);
   const busy = await run([{ kind: 'set-numvfs', device: 'pci/0000:02:00.0', from: 1, to: 2, group: '9' }]);
   assert.match(busy.failure!.message, /already has VFs enabled; sriov_numvfs must go to 0 before it can be set to 2 \(EBUSY\)/);
+});
+
+s('platform and probe-time refusals through bind', async () => {
+  const k = board();
+  await k.load('vfio_platform');
+  await k.write('bus/platform/devices/12ce0000.i2c/driver_override', 'vfio-platform');
+  await k.write('bus/platform/drivers/s3c-i2c/unbind', '12ce0000.i2c');
+  k.failProbe('vfio-platform', '12ce0000.i2c', 'ENOENT');
+  const bindStep: Step = { kind: 'bind', device: 'platform/12ce0000.i2c', driver: 'vfio-platform', group: '3' };
+  const noReset = await execute(handPlan([bindStep]), ports(k));
+  assert.match(noReset.failure!.message, /^vfio-platform found no reset handler for 12ce0000\.i2c/);
+
+  const k2 = workstation();
+  await k2.write('bus/pci/drivers/e1000e/unbind', '0000:00:1c.0');
+  k2.failProbe('e1000e', '0000:00:1c.0', 'EPROBE_DEFER');
+  const deferred = await execute(handPlan([{ kind: 'bind', device: 'pci/0000:00:1c.0', driver: 'e1000e', group: '7' }]), ports(k2));
+  assert.is(deferred.failure!.errno, 'EAGAIN');
+  assert.match(deferred.failure!.message, /deferred .* it may bind later by itself/);
+});
+
+s('a module that fails to load stops the apply before any sysfs write', async () => {
+  const k = workstation();
+  k.failModule('vfio_pci', "modprobe: ERROR: could not insert 'vfio_pci': Operation not permitted");
+  const result = await execute(planTo(k, PASSTHROUGH), ports(k));
+  assert.is(result.outcome, 'rolled-back');
+  assert.is(result.failure!.message, "loading module vfio_pci failed: modprobe: ERROR: could not insert 'vfio_pci': Operation not permitted");
+  assert.equal(result.modulesLoaded, []);
+  assert.is(k.writes.length, 0);
+  assert.match(applyError(result)!.message, /\nNothing had changed: the host is as it was before\.$/);
+});
+
+s('a module that loads but registers no such driver is a failure, and stays loaded', async () => {
+  const k = workstation();
+  const result = await execute(handPlan([{ kind: 'load-module', module: 'nouveau', driver: 'nouveau', bus: 'pci', group: null }]), ports(k));
+  assert.is(result.outcome, 'rolled-back');
+  assert.match(result.failure!.message, /^module nouveau loaded, but no driver nouveau appeared under bus\/pci\/drivers/);
+  assert.equal(result.modulesLoaded, ['nouveau']);
+});
+
+s('a journal hook that throws before a step keeps that step from writing', async () => {
+  const k = workstation();
+  const before = devices(k);
+  const result = await execute(planTo(k, [['0000:00:1c.0', 'vfio-pci']]), ports(k), {
+    hooks: {
+      onStepStart: (step) => {
+        if (step.kind === 'unbind') throw new Error('journal: No space left on device');
+      },
+    },
+  });
+  assert.is(result.outcome, 'rolled-back');
+  assert.is(result.failure!.message, 'journal: No space left on device');
+  assert.not.ok(k.writes.some((w) => w.path.endsWith('/unbind')));
+  assert.equal(devices(k), before);
 });
 
 s('applyError: exit-code kinds and a message that says what is left', async () => {

@@ -1,7 +1,7 @@
 // Plans for executor tests, built the way the CLI builds them: observe the kernel model, resolve a
 // desired state, run the real planner.
 
-import type { Desired, Device, Plan, Rule } from '../../src/domain/types.js';
+import type { Desired, Device, Plan, Rule, Step } from '../../src/domain/types.js';
 import type { KernelModel } from '../../src/kernel/model.js';
 import { observe } from '../../src/observe/observe.js';
 import { plan } from '../../src/plan/planner.js';
@@ -16,6 +16,11 @@ export function devices(k: KernelModel): Device[] {
 
 export function planFor(k: KernelModel, want: Desired): Plan {
   return plan(observe(k, { modules: k, kernelRelease: k.kernel }), want);
+}
+
+/** A plan the planner would not make (a bind step, a failing verify), for paths it cannot reach. */
+export function handPlan(steps: Step[]): Plan {
+  return { fingerprint: 'sha256:hand-built', changes: [], warnings: [], blocked: [], applyable: true, steps };
 }
 
 /** `[address, driver | default | none]` for each device. */

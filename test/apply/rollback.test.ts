@@ -6,7 +6,7 @@ import { splitKey } from '../../src/domain/names.js';
 import type { Step } from '../../src/domain/types.js';
 import { KernelModel } from '../../src/kernel/model.js';
 import { workstation } from '../kernel/hosts.js';
-import { devices, planFor, planTo, ports, PASSTHROUGH, vfsRule } from './fixtures.js';
+import { devices, handPlan, planFor, planTo, ports, PASSTHROUGH, vfsRule } from './fixtures.js';
 
 const s = suite('rollback');
 
@@ -85,7 +85,7 @@ s('a failure after a VF count change takes the count back through 0 and restores
     // Something the plan expects does not hold: the apply fails after both count steps.
     { kind: 'verify', device: 'pci/0000:02:00.0', driver: 'vfio-pci', override: null, group: '9' },
   ];
-  const result = await execute({ fingerprint: 'x', changes: [], warnings: [], blocked: [], applyable: true, steps }, ports(k));
+  const result = await execute(handPlan(steps), ports(k));
   assert.is(result.outcome, 'rolled-back');
   assert.equal(result.rollback!.restored, ['pci/0000:02:00.0', 'pci/0000:02:00.1']);
   const numvfs = k.writes.filter((w) => w.path.endsWith('sriov_numvfs')).map((w) => w.value);
@@ -196,7 +196,7 @@ s('rollback restores a stale override that names another driver than the bound o
     { kind: 'unbind', device: 'pci/0000:00:1c.0', driver: 'e1000e', group: '7' },
     { kind: 'verify', device: 'pci/0000:00:1c.0', driver: 'e1000', override: 'vfio-pci', group: '7' },
   ];
-  const result = await execute({ fingerprint: 'x', changes: [], warnings: [], blocked: [], applyable: true, steps }, ports(k));
+  const result = await execute(handPlan(steps), ports(k));
   assert.is(result.outcome, 'rolled-back');
   assert.equal(devices(k), before);
 });
