@@ -6,7 +6,9 @@ import { realpathSync, statSync } from 'node:fs';
 import { hostname as osHostname, release } from 'node:os';
 import { join } from 'node:path';
 import { VrError } from '../domain/errors.js';
+import { runningKernelModules } from '../observe/modules.js';
 import { FsSysfsPort } from '../sysfs/fs-port.js';
+import { pciNames, type Names } from './names.js';
 import type { ModulePort, SysfsPort } from '../sysfs/port.js';
 
 export interface RunEnv {
@@ -16,6 +18,8 @@ export interface RunEnv {
   hostname: string;
   /** Decides the IOMMU-group viability rule; unknown means the modern (5.19+) one. */
   kernelRelease?: string;
+  /** pci.ids names for human output; absent without the database. */
+  names?: Names;
 }
 
 export interface EnvRequest {
@@ -37,11 +41,13 @@ export function openEnv(req: EnvRequest): RunEnv {
   if (injected) return injected(req);
   const root = checkedRoot(req.sysfsRoot);
   const live = root === '/sys';
+  const names = pciNames();
   return {
     sysfs: new FsSysfsPort(root),
-    modules: new DetachedModules(req.sysfsRoot),
+    modules: live ? runningKernelModules() : new DetachedModules(req.sysfsRoot),
     hostname: req.hostname ?? osHostname(),
     ...(live ? { kernelRelease: release() } : {}),
+    ...(names ? { names } : {}),
   };
 }
 

@@ -8,7 +8,9 @@ import type { Host, Plan, StateFile } from '../domain/types.js';
 import { observe } from '../observe/observe.js';
 import { toPlanDocument, type PlanDocument } from '../plan/document.js';
 import { plan } from '../plan/planner.js';
+import { renderPlan } from '../plan/render.js';
 import type { RunEnv } from './context.js';
+import { planNames } from './names.js';
 
 export type PlanRun =
   /** The file's `hosts:` globs do not name this host: nothing to do here. */
@@ -50,4 +52,10 @@ export function planExitCode(doc: PlanDocument, detailed: boolean): number {
   if (doc.blocked.length > 0) return EXIT.error;
   if (detailed && (doc.changes.length > 0 || doc.steps.length > 0)) return EXIT.changesPending;
   return EXIT.ok;
+}
+
+/** The human plan, with pci.ids names when the host has the database. */
+export function planText(doc: PlanDocument, env: RunEnv, color: boolean): string {
+  const names = planNames(env.names);
+  return renderPlan(doc, { color, ...(names ? { names } : {}) }).trimEnd();
 }

@@ -10,7 +10,7 @@ import { buildStatus, type StatusDocument } from './status-view.js';
 export function statusOf(env: RunEnv, statePath: string | undefined, bus: Bus | undefined): { doc: StatusDocument; note?: string } {
   const state = statePath === undefined ? undefined : loadStateFile(statePath);
   const host = observeHost(env);
-  const opts = bus === undefined ? {} : { bus };
+  const opts = { ...(bus === undefined ? {} : { bus }), ...(env.names ? { names: env.names } : {}) };
   if (!state) return { doc: buildStatus(host, opts) };
   if (!hostMatches(state, env.hostname)) {
     return { doc: buildStatus(host, opts), note: `${state.path} is for hosts ${state.hosts!.join(', ')}, not ${env.hostname}: no rule applies here.` };

@@ -4,9 +4,9 @@
 import type { Bus, Desired, Device, Host } from '../domain/types.js';
 import { compareGroups, groupMembers, groupVerdict } from '../plan/groups.js';
 import type { Palette } from './color.js';
+import type { Names } from './names.js';
 import { table } from './table.js';
 
-export type Names = (vendor: string, device?: string) => string | undefined;
 
 export interface StatusDevice {
   address: string;
@@ -75,8 +75,7 @@ export function buildStatus(host: Host, opts: { bus?: Bus; desired?: Desired; na
 
 function product(d: Device, names?: Names): string | null {
   if (!names || !d.vendor) return null;
-  const text = [names(d.vendor), d.device ? names(d.vendor, d.device) : undefined].filter(Boolean).join(' ');
-  return text || null;
+  return names(d.vendor, d.device) ?? null;
 }
 
 function targetName(t: Desired['bindings'][number]['target']): string {

@@ -32,8 +32,7 @@ failed; with --dry-run "result" is null.`;
 
   public async run(): Promise<unknown> {
     const { openEnv } = await import('../cli/context.js');
-    const { elsewhereNote, planExitCode, planState } = await import('../cli/run-plan.js');
-    const { renderPlan } = await import('../plan/render.js');
+    const { elsewhereNote, planExitCode, planState, planText } = await import('../cli/run-plan.js');
     const env = openEnv({ sysfsRoot: this.flags['sysfs-root'], hostname: this.flags.hostname });
     const run = planState(env, this.args.state, { force: this.flags.force });
     if (run.kind === 'elsewhere') {
@@ -42,12 +41,12 @@ failed; with --dry-run "result" is null.`;
       return note;
     }
     if (this.flags['dry-run']) {
-      this.log(renderPlan(run.doc, { color: this.color }).trimEnd());
+      this.log(planText(run.doc, env, this.color));
       this.setExitCode(planExitCode(run.doc, false));
       return { plan: run.doc, result: null };
     }
     // A blocked plan is refused by execute, whose message lists what blocks it.
-    if (run.plan.applyable) this.log(renderPlan(run.doc, { color: this.color }).trimEnd());
+    if (run.plan.applyable) this.log(planText(run.doc, env, this.color));
     const { applyPlan } = await import('../cli/run-apply.js');
     const result = await applyPlan(run.plan, env, {
       writeTimeoutMs: this.flags['write-timeout'] * 1000,

@@ -33,7 +33,7 @@ fingerprint, applyable, host, changes, steps, warnings, blocked, summary), or
 
   public async run(): Promise<unknown> {
     const { openEnv } = await import('../cli/context.js');
-    const { elsewhereNote, planExitCode, planState } = await import('../cli/run-plan.js');
+    const { elsewhereNote, planExitCode, planState, planText } = await import('../cli/run-plan.js');
     const env = openEnv({ sysfsRoot: this.flags['sysfs-root'], hostname: this.flags.hostname });
     const run = planState(env, this.args.state, { force: this.flags.force });
     if (run.kind === 'elsewhere') {
@@ -41,8 +41,7 @@ fingerprint, applyable, host, changes, steps, warnings, blocked, summary), or
       this.log(note.message);
       return note;
     }
-    const { renderPlan } = await import('../plan/render.js');
-    this.log(renderPlan(run.doc, { color: this.color }).trimEnd());
+    this.log(planText(run.doc, env, this.color));
     this.setExitCode(planExitCode(run.doc, this.flags['detailed-exitcode']));
     return run.doc;
   }
