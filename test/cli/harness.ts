@@ -7,6 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/cli/paths.js';
+import type { KernelModel } from '../../src/kernel/model.js';
+import { writeSysfsTree } from '../../src/kernel/tree.js';
 
 export interface CliResult {
   stdout: string;
@@ -44,14 +46,23 @@ export async function runIn(cmd: Runnable, argv: string[]): Promise<CliResult> {
   return { stdout: out.join(''), stderr: err.join(''), exitCode };
 }
 
-/** `node bin/run.js argv` as a child process, without a terminal. */
-export function runOut(argv: string[], env: Record<string, string> = {}): CliResult {
+/** `node bin/run.js argv` as a child process, without a terminal; an undefined env value unsets it. */
+export function runOut(argv: string[], env: Record<string, string | undefined> = {}): CliResult {
+  const merged: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', VFIO_RECONCILE_SYSFS_ROOT: undefined, ...env };
+  const childEnv = Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== undefined));
   const r = spawnSync(process.execPath, [join(packageRoot, 'bin/run.js'), ...argv], {
     cwd: packageRoot,
     encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1', ...env },
+    env: childEnv,
   });
   return { stdout: r.stdout, stderr: r.stderr, exitCode: r.status ?? -1 };
+}
+
+/** A temp dir holding the model's sysfs tree, for commands run with --sysfs-root. */
+export function sysfsTree(model: KernelModel): { dir: string; cleanup: () => void } {
+  const t = tempDir('sysfs');
+  writeSysfsTree(model, t.dir);
+  return t;
 }
 
 export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
