@@ -72,6 +72,25 @@ export interface Host {
   /** IOMMU group -> member device keys, sorted. */
   groups: Record<string, DeviceKey[]>;
   modules: ModuleInfo;
+  /**
+   * What holds each device right now (mounts, swap, interfaces, open VFIO groups; observe/usage.ts),
+   * by device key; devices holding nothing are absent. Absent as a whole when nobody looked (a bare
+   * sysfs tree): the planner then enforces only what the devices themselves show (boot VGA).
+   */
+  usage?: Record<DeviceKey, UsageFact[]>;
+}
+
+/** Kinds of use that make unbinding a device unsafe (design.md "Safety by default"). */
+export type UsageKind = 'mount' | 'swap' | 'holder' | 'netif' | 'boot-vga' | 'fbcon' | 'vfio-open';
+
+/** One reason a device is in use, as the host showed it. */
+export interface UsageFact {
+  kind: UsageKind;
+  /**
+   * What holds it, written to follow "in use: ": `/dev/vda → vda1 mounted on /`,
+   * `interface eth0 up with 192.0.2.2/24, carrying the default route`, `/dev/vfio/12 open by pid 4242 (qemu ...)`.
+   */
+  detail: string;
 }
 
 // ---------------------------------------------------------------------------------------------

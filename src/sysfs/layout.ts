@@ -2,6 +2,7 @@
 // here, so the three agree with each other and with the kernel. Every builder checks its names
 // against the kernel's grammar: a path can never climb out of the root.
 
+import { posix } from 'node:path';
 import { isDeviceName, isDriverName } from '../domain/names.js';
 import type { Bus } from '../domain/types.js';
 
@@ -27,6 +28,7 @@ export type DeviceAttr =
   | 'sriov_drivers_autoprobe'
   | 'physfn' // symlink -> ../<pf>
   | 'of_node/compatible' // NUL-separated strings
+  | 'vfio-dev' // directory of the device's VFIO cdev (`vfio3` for /dev/vfio/devices/vfio3)
   | `virtfn${number}`; // symlink -> ../<vf>
 
 export const layout = {
@@ -47,7 +49,45 @@ export const layout = {
   iommuGroups: 'kernel/iommu_groups',
   groupDevices: (group: string) => `kernel/iommu_groups/${group}/devices`,
   loadedModules: 'module',
+
+  // Where in-use facts come from (observe/usage.ts). Entry names come from listing sysfs itself, but
+  // are checked all the same: block and interface names are only kernel-printable strings.
+  classDir: (cls: SysClass) => `class/${cls}`,
+  classEntry(cls: SysClass, name: string, attr?: ClassAttr): string {
+    checked(isEntryName(name), `${cls} entry name`, name);
+    return `class/${cls}/${name}${attr ? `/${attr}` : ''}`;
+  },
+  virtioDevices: 'bus/virtio/devices',
+  virtioAttr(name: string, attr: 'mount_tag' | 'driver'): string {
+    checked(isEntryName(name), 'virtio device name', name);
+    return `bus/virtio/devices/${name}/${attr}`;
+  },
+  /** virtio-fs instances (Linux 6.10+): each has a `tag` and a `device` link to its virtio device. */
+  virtiofsDir: 'fs/virtiofs',
+  virtiofsAttr(instance: string, attr: 'tag' | 'device'): string {
+    checked(isEntryName(instance), 'virtiofs instance', instance);
+    return `fs/virtiofs/${instance}/${attr}`;
+  },
 } as const;
+
+export type SysClass = 'block' | 'net' | 'graphics' | 'vtconsole';
+/** `dev` (major:minor), `holders/` (dm/md devices stacked on it), `dm/name`, `flags` (IFF_* hex), vtconsole `name`/`bind`. */
+export type ClassAttr = 'dev' | 'holders' | 'dm/name' | 'flags' | 'name' | 'bind';
+
+function isEntryName(name: string): boolean {
+  return /^[^/\0\n]{1,255}$/.test(name) && name !== '.' && name !== '..';
+}
+
+/**
+ * Where a symlink at root-relative `path` with a relative `target` leads, root-relative, or null when
+ * it leaves the root. sysfs links sit in real directories (`class/block/vda`, `bus/pci/devices/X`) and
+ * point straight into `devices/`, so this is their realpath without following anything twice.
+ */
+export function linkPath(path: string, target: string | null): string | null {
+  if (target === null || target.startsWith('/')) return null;
+  const resolved = posix.normalize(posix.join(posix.dirname(path), target));
+  return resolved === '..' || resolved.startsWith('../') ? null : resolved;
+}
 
 /** Last path component of a symlink target: the driver, group or device it points at. */
 export function linkName(target: string | null): string | null {
