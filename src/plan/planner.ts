@@ -23,6 +23,7 @@ import type {
 } from '../domain/types.js';
 import { ruleLabel, targetText } from '../desire/resolve.js';
 import { compareGroups, compareKeys, groupMembers, siblingVfioDriver, usesDmaOwnership, whyBlocks } from './groups.js';
+import { inUseGuards, type GuardSubject } from './guards.js';
 import { transition, type Transition } from './transition.js';
 
 export type PlannerOptions = PlanOptions & {
@@ -42,6 +43,8 @@ interface Planned {
   device: Device;
   change: Change;
   tr: Transition | null;
+  /** The rule behind it (absent for prune), for its `force`. */
+  rule?: Rule;
 }
 
 interface Ctx {
@@ -72,6 +75,7 @@ export function plan(host: Host, desired: Desired, opts: PlannerOptions = {}): P
   checkGroups(ctx, wants, planned, opts.iommuGroups ?? desired.state.options.iommuGroups);
   checkIommuPresent(ctx, planned);
   const numvfs = planVfCounts(ctx, desired, wants, planned);
+  checkInUse(ctx, planned, numvfs, opts.force ?? false);
   const steps = [...planModules(ctx, planned), ...groupSteps(planned, numvfs)];
   return {
     // Hosts arrive sorted by key from observe; sorting again keeps the plan order-independent.
@@ -138,12 +142,11 @@ function planDevice(w: Want, tr: Transition | null, reason: ChangeReason): Plann
     target: w.target,
     reason,
     group: device.iommuGroup,
-    // Safety guards (in use, boot VGA, ...) are not evaluated yet; they set this when `force`
-    // overrides one, and add to ctx.blocked otherwise.
+    // Set by checkInUse when force overrides an in-use guard.
     forced: false,
   };
   if (w.rule) change.rule = ruleRef(w.rule);
-  return { device, change, tr };
+  return w.rule ? { device, change, tr, rule: w.rule } : { device, change, tr };
 }
 
 // ### 2: IOMMU groups. VFIO can only claim a group whose other members leave DMA to user space.
@@ -261,7 +264,29 @@ function planVfCounts(ctx: Ctx, desired: Desired, wants: Map<DeviceKey, Want>, p
   return out;
 }
 
-// ### 4: Drivers that are not registered yet: one module load each, before everything else.
+// ### 4: In-use guards: no unbind (or VF teardown) pulls a device out from under its users unless forced.
+function checkInUse(ctx: Ctx, planned: Map<DeviceKey, Planned>, numvfs: Map<DeviceKey, Step[]>, force: boolean): void {
+  const subjects = sorted(planned).map((p): GuardSubject => {
+    const unbinds = p.tr?.unbind ?? null;
+    const vfs = p.device.virtfns ?? [];
+    const counts = (numvfs.get(p.device.key) ?? []).filter((s): s is Extract<Step, { kind: 'set-numvfs' }> => s.kind === 'set-numvfs');
+    const lowest = Math.min(...counts.map((s) => s.to));
+    // A PF that leaves its driver takes its VFs along; a lower VF count removes the VFs above it.
+    const destroysVfs =
+      unbinds !== null && vfs.length > 0
+        ? { vfs, how: `the plan unbinds ${p.device.name} from ${unbinds}` }
+        : counts.length > 0 && lowest < vfs.length
+          ? { vfs: vfs.slice(lowest), how: `the plan sets sriov_numvfs of ${p.device.name} to ${lowest}` }
+          : null;
+    return { device: p.device, change: p.change, unbinds, destroysVfs, ...(p.rule && { rule: p.rule }) };
+  });
+  const outcome = inUseGuards(ctx.host, subjects, force);
+  for (const key of outcome.forced) planned.get(key)!.change.forced = true;
+  ctx.warnings.push(...outcome.warnings);
+  for (const b of outcome.blocked) block(ctx, b);
+}
+
+// ### 5: Drivers that are not registered yet: one module load each, before everything else.
 function planModules(ctx: Ctx, planned: Map<DeviceKey, Planned>): Step[] {
   const needed = new Map<string, { driver: string; bus: Device['bus']; lines: Set<number>; rule?: Change['rule'] }>();
   for (const p of sorted(planned)) {
@@ -294,7 +319,7 @@ function planModules(ctx: Ctx, planned: Map<DeviceKey, Planned>): Step[] {
   return steps;
 }
 
-// ### 5: Per group, in numeric order: VF counts, overrides, unbinds, probes, verifies. Writing
+// ### 6: Per group, in numeric order: VF counts, overrides, unbinds, probes, verifies. Writing
 // every override before any unbind closes the window in which a module load or udev grabs the
 // freshly unbound device.
 function groupSteps(planned: Map<DeviceKey, Planned>, numvfs: Map<DeviceKey, Step[]>): Step[] {
