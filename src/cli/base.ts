@@ -19,7 +19,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       helpGroup: 'GLOBAL',
     }),
     'state-dir': Flags.string({
-      summary: 'Where journals and the managed-device set live.',
+      summary: 'Directory for apply journals and the managed-device set (reserved: this version keeps no state there).',
       default: '/var/lib/vfio-reconcile',
       helpGroup: 'GLOBAL',
     }),

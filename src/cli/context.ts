@@ -6,6 +6,7 @@ import { realpathSync, statSync } from 'node:fs';
 import { hostname as osHostname, release } from 'node:os';
 import { join } from 'node:path';
 import { VrError } from '../domain/errors.js';
+import { liveHostEnv, type HostEnv } from '../observe/host-env.js';
 import { runningKernelModules } from '../observe/modules.js';
 import { FsSysfsPort } from '../sysfs/fs-port.js';
 import { pciNames, type Names } from './names.js';
@@ -20,6 +21,11 @@ export interface RunEnv {
   kernelRelease?: string;
   /** pci.ids names for human output; absent without the database. */
   names?: Names;
+  /**
+   * Where the in-use guards read mounts, interfaces and open files. Only for the live /sys: /proc and
+   * `ip` describe this machine, not a copied tree, whose plan then checks boot VGA only.
+   */
+  usage?: HostEnv;
 }
 
 export interface EnvRequest {
@@ -42,11 +48,12 @@ export function openEnv(req: EnvRequest): RunEnv {
   const root = checkedRoot(req.sysfsRoot);
   const live = root === '/sys';
   const names = pciNames();
+  const sysfs = new FsSysfsPort(root);
   return {
-    sysfs: new FsSysfsPort(root),
+    sysfs,
     modules: live ? runningKernelModules() : new DetachedModules(req.sysfsRoot),
     hostname: req.hostname ?? osHostname(),
-    ...(live ? { kernelRelease: release() } : {}),
+    ...(live ? { kernelRelease: release(), usage: liveHostEnv(sysfs) } : {}),
     ...(names ? { names } : {}),
   };
 }

@@ -6,6 +6,7 @@ import { EXIT } from '../domain/errors.js';
 import { hostMatches, resolve } from '../desire/resolve.js';
 import type { Host, Plan, StateFile } from '../domain/types.js';
 import { observe } from '../observe/observe.js';
+import { gatherUsage } from '../observe/usage.js';
 import { toPlanDocument, type PlanDocument } from '../plan/document.js';
 import { plan } from '../plan/planner.js';
 import { renderPlan } from '../plan/render.js';
@@ -18,11 +19,13 @@ export type PlanRun =
   | { kind: 'planned'; state: StateFile; host: Host; plan: Plan; doc: PlanDocument };
 
 export function observeHost(env: RunEnv): Host {
-  return observe(env.sysfs, {
+  const host = observe(env.sysfs, {
     modules: env.modules,
     hostname: env.hostname,
     ...(env.kernelRelease !== undefined ? { kernelRelease: env.kernelRelease } : {}),
   });
+  if (env.usage) host.usage = gatherUsage(env.usage, host);
+  return host;
 }
 
 export function planState(env: RunEnv, statePath: string, opts: { force: boolean }): PlanRun {

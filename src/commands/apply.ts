@@ -4,17 +4,17 @@ import { planFlags, stateArg } from '../cli/flags.js';
 
 export default class Apply extends BaseCommand<typeof Apply> {
   static override summary = 'Make the host match a state file: plan, write, verify, roll back on failure.';
-  static override description = `Plans exactly like \`plan\`, prints the plan, then performs its steps through sysfs: set
-driver_override, unbind, probe, and read every device back. If any step fails, every device already
-touched is put back as it was. A blocked plan is refused before anything is written. Applying a file
-the host already matches prints "No changes" and exits 0.
+  static override description = `Plans exactly like \`plan\`, prints the plan, then performs its steps through sysfs: set \
+driver_override, unbind, probe, and read every device back. If any step fails, every device already \
+touched is put back as it was. A blocked plan is refused before anything is written. Applying a file the \
+host already matches prints "No changes" and exits 0.
 
-Exit codes: 0 applied (or nothing to do); 1 error before anything was written (bad input, selector
-mismatch, blocked plan); 3 apply failed and was rolled back, the host is as it was; 4 apply failed and
+Exit codes: 0 applied (or nothing to do); 1 error before anything was written (bad input, selector \
+mismatch, blocked plan); 3 apply failed and was rolled back, the host is as it was; 4 apply failed and \
 the rollback did not complete (the message lists each device left behind and where it was before).
 
---json prints { "plan": <plan document>, "result": { "outcome": "applied" | "noop" | "rolled-back" |
-"rollback-failed", "completed", "failure", "rollback", "modulesLoaded" } }, plus "error" when the apply
+--json prints { "plan": <plan document>, "result": { "outcome": "applied" | "noop" | "rolled-back" | \
+"rollback-failed", "completed", "failure", "rollback", "modulesLoaded" } }, plus "error" when the apply \
 failed; with --dry-run "result" is null.`;
 
   static override examples = [

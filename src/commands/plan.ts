@@ -4,17 +4,17 @@ import { planFlags, stateArg } from '../cli/flags.js';
 
 export default class Plan extends BaseCommand<typeof Plan> {
   static override summary = 'Show what apply would change to make the host match a state file.';
-  static override description = `Reads the host's sysfs tree (--sysfs-root), resolves the state file's rules against it and prints
-one entry per device whose binding would change (current -> wanted driver and driver_override, IOMMU
-group, reason), the ordered steps, warnings, anything blocked and how to fix it, and a summary.
-Nothing is written. If the file's hosts: globs do not match this host, plan says so and exits 0.
+  static override description = `Reads the host's sysfs tree (--sysfs-root), resolves the state file's rules against it and prints one \
+entry per device whose binding would change (current -> wanted driver and driver_override, IOMMU group, \
+reason), the ordered steps, warnings, anything blocked and how to fix it, and a summary. Nothing is \
+written. If the file's hosts: globs do not match this host, plan says so and exits 0.
 
-Exit codes: 0 planned (no changes, or changes without --detailed-exitcode); 1 bad input, selector
+Exit codes: 0 planned (no changes, or changes without --detailed-exitcode); 1 bad input, selector \
 mismatch or a blocked plan; 2 changes pending (only with --detailed-exitcode).
 
---json prints the plan document described by \`vfio-reconcile schema --plan\` (format_version,
-fingerprint, applyable, host, changes, steps, warnings, blocked, summary), or
-{ "skipped": true, "hostname", "hosts", "message" } when the file is for other hosts.`;
+--json prints the plan document described by \`vfio-reconcile schema --plan\` (format_version, \
+fingerprint, applyable, host, changes, steps, warnings, blocked, summary), or { "skipped": true, \
+"hostname", "hosts", "message" } when the file is for other hosts.`;
 
   static override examples = [
     { description: 'Review the changes for this host.', command: '<%= config.bin %> <%= command.id %> /etc/vfio-reconcile/state.yaml' },

@@ -5,8 +5,8 @@ import { schemaPath } from '../cli/paths.js';
 
 export default class Schema extends BaseCommand<typeof Schema> {
   static override summary = 'Print the JSON Schema of the state file (or of the plan document).';
-  static override description = `The state schema is what \`validate\`, \`plan\` and \`apply\` check a state file against; point an
-editor's YAML language server at it for completion and inline errors. \`--plan\` prints the schema of
+  static override description = `The state schema is what \`validate\`, \`plan\` and \`apply\` check a state file against; point an \
+editor's YAML language server at it for completion and inline errors. \`--plan\` prints the schema of \
 the document that \`plan --json\` emits. The output is the schema itself, with or without --json.`;
 
   static override examples = [

@@ -3,17 +3,17 @@ import { BaseCommand } from '../cli/base.js';
 
 export default class Status extends BaseCommand<typeof Status> {
   static override summary = "Show the host's devices, their drivers and IOMMU groups.";
-  static override description = `Lists every PCI and platform device under --sysfs-root: address, vendor:device (and the pci.ids
-name when the database is installed), class, bound driver, driver_override, and IOMMU group with its
-other members. Given a STATE file, also shows which rule manages each device. --groups lists the
-devices by IOMMU group, with whether each group could be handed to VFIO now or which member blocks it.
-Nothing is written.
+  static override description = `Lists every PCI and platform device under --sysfs-root: address, vendor:device (and the pci.ids name \
+when the database is installed), class, bound driver, driver_override, and IOMMU group with its other \
+members. Given a STATE file, also shows which rule manages each device. --groups lists the devices by \
+IOMMU group, with whether each group could be handed to VFIO now or which member blocks it. Nothing is \
+written.
 
 Exit codes: 0 shown; 1 bad sysfs root or state file.
 
---json prints { "host": { "hostname", "kernel" }, "devices": [ { "address", "bus", "vendor", "device",
-"product", "class", "driver", "override", "group", "groupPeers", "rule": { "index", "name", "line",
-"target" } | null } ], "groups": [ { "group", "viable", "members", "blockers": [ { "address", "driver",
+--json prints { "host": { "hostname", "kernel" }, "devices": [ { "address", "bus", "vendor", "device", \
+"product", "class", "compatible", "driver", "override", "group", "groupPeers", "rule": { "index", "name", \
+"line", "target" } | null } ], "groups": [ { "group", "viable", "members", "blockers": [ { "address", "driver", \
 "why" } ] } ] }.`;
 
   static override examples = [

@@ -5,13 +5,14 @@ import { checkStateFiles, renderValidation } from '../cli/validate-files.js';
 
 export default class Validate extends BaseCommand<typeof Validate> {
   static override summary = 'Check state files for syntax and schema errors without reading sysfs.';
-  static override description = `Parses each STATE file and validates it against the state schema. Problems are printed as
-\`file:line:col: message\` with a hint where one helps. Selectors are not resolved (that needs a host):
+  static override description = `Parses each STATE file and validates it against the state schema. Problems are printed as \
+\`file:line:col: message\` with a hint where one helps. Selectors are not resolved (that needs a host): \
 use \`plan\` for that.
 
 Exit codes: 0 every file is valid; 1 any file has a problem.
 
---json prints { "files": [ { "file", "ok", "diagnostics": [ { "message", "file", "line", "col", "hint" } ] } ] }.`;
+--json prints { "files": [ { "file", "ok", "diagnostics": [ { "message", "file", "line", "col", "hint" } \
+] } ] }.`;
 
   static override examples = [
     { description: 'Validate one file.', command: '<%= config.bin %> <%= command.id %> /etc/vfio-reconcile/state.yaml' },

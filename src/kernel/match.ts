@@ -66,8 +66,9 @@ export function probeError(s: KernelState, drv: KDriver, dev: KDevice): string |
     const pf = s.device('pci', dev.physfn.pf);
     if (pf?.sriov && !pf.sriov.autoprobe && dev.override === null) return 'ENODEV';
   }
-  if (drv.vfio && dev.bus === 'pci') {
-    if (isBridgeClass(dev.class) || dev.group === null) return 'EINVAL';
+  if (drv.vfio) {
+    // Without an IOMMU group (and noiommu off) VFIO has nothing to attach the device to.
+    if (dev.group === null || isBridgeClass(dev.class)) return 'EINVAL';
     if (dev.sriov && dev.sriov.numVfs > 0) return 'EBUSY';
   }
   if (dev.group !== null && s.held.has(dev.group) && !leavesGroupViable(s, drv, { ...dev, driver: drv.name })) {

@@ -11,7 +11,16 @@
  * PFs with VFs, injected probe failures), module loads that bind every unbound matching device,
  * SR-IOV VF creation and destruction, /dev/vfio/N nodes, group viability (before and after 5.19),
  * held VFIO groups (unbind hangs, DMA drivers get EBUSY or, before 5.19, the kernel BUG),
- * hot-unplug, and hangs and errnos injected on any write.
+ * hotplug (the new device probes at once, override or not) and hot-unplug, and hangs and errnos
+ * injected on any write.
+ *
+ * Simplifications, on purpose:
+ * - binding a vfio driver succeeds whatever the rest of its group is bound to; viability is a
+ *   separate question (`groupViable`, checked by `openVfioGroup`), as on the real kernel where a
+ *   non-viable group fails only when user space claims it;
+ * - vfio drivers bind through driver_override only on every version: the 5.15 override_only
+ *   table and the older empty table differ only for dynamic IDs, which are not emulated;
+ * - unbinding a PF always destroys its VFs (every in-tree SR-IOV driver's remove() does).
  *
  * What it does NOT emulate (the QEMU lab in test/lab covers the real kernel):
  * - asynchronous probing: every probe finishes inside the write or module load that caused it;
@@ -266,6 +275,16 @@ export class KernelModel implements SysfsPort, ModulePort {
     if (spec.compatible !== undefined) dev.compatible = spec.compatible;
     if (spec.modalias !== undefined) dev.modalias = spec.modalias;
     this.addDevice(dev, spec.group === undefined ? null : spec.group, spec.driver);
+    return this;
+  }
+
+  /**
+   * Hotplug or rescan: the device appears and is offered to the registered drivers at once
+   * (PCI ignores drivers_autoprobe for added devices). The builder's `driver` field is ignored.
+   */
+  hotplug(name: string, spec: PciSpec): this {
+    this.pci(name, { ...spec, driver: null });
+    this.attach(this.s.device('pci', name)!);
     return this;
   }
 
