@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { KernelModel } from '../../src/kernel/model.js';
 import { layout } from '../../src/sysfs/layout.js';
 import { outcome } from './helpers.js';
-import { workstation } from './hosts.js';
+import { board, workstation } from './hosts.js';
 
 const NIC = '0000:00:1c.0';
 const GPU = '0000:01:00.0';
@@ -284,6 +284,15 @@ files('k.writes logs every write with its result', async () => {
 // ---------------------------------------------------------------------------------------------
 const hot = suite('hot-unplug');
 
+hot('a hot-added device probes at once: only an override written before can hold it back', async () => {
+  const k = workstation();
+  k.hotplug('0000:04:00.0', { vendor: '8086', device: '10d3', class: '020000' });
+  assert.is(k.dev('0000:04:00.0').driver, 'e1000e');
+  await k.load('vfio_pci');
+  k.hotplug('0000:05:00.0', { vendor: '8086', device: '10d3', override: 'vfio-pci' });
+  assert.is(k.dev('0000:05:00.0').driver, 'vfio-pci');
+});
+
 hot('a removed device and its links vanish; writes naming it fail', async () => {
   const k = workstation();
   k.removeDevice(NIC);
@@ -296,6 +305,35 @@ hot('a removed device and its links vanish; writes naming it fail', async () => 
   assert.not.ok(k.list(layout.iommuGroups).includes('7'));
 });
 
+// ---------------------------------------------------------------------------------------------
+const plat = suite('platform bus');
+
+plat('drivers match by compatible or by the name before the instance id; vfio-platform only by override', async () => {
+  const k = board()
+    .driver('platform', 'alarmtimer', { loaded: false })
+    .platform('12cf0000.i2c', { compatible: ['samsung,s3c2440-i2c'], group: '4' });
+  const probe = layout.driversProbe('platform');
+  await k.write(probe, '12cf0000.i2c');
+  assert.is(k.dev('12cf0000.i2c').driver, 's3c-i2c');
+  await k.load('alarmtimer');
+  assert.is(k.dev('alarmtimer.0.auto').driver, 'alarmtimer', 'alarmtimer.0.auto was registered as alarmtimer');
+  await k.load('vfio-platform');
+  assert.is(k.dev('12cf0000.i2c').driver, 's3c-i2c');
+  await k.write(layout.attr('platform', '12cf0000.i2c', 'driver_override'), 'vfio-platform');
+  await k.write(layout.driverAttr('platform', 's3c-i2c', 'unbind'), '12cf0000.i2c');
+  await k.write(probe, '12cf0000.i2c');
+  assert.is(k.dev('12cf0000.i2c').driver, 'vfio-platform');
+  assert.equal(k.vfioNodes(), ['4']);
+});
+
+plat('an override allows only an exact driver name', async () => {
+  const k = board();
+  await k.write(layout.attr('platform', '12ce0000.i2c', 'driver_override'), 's3c-i2c-x');
+  await k.write(layout.driverAttr('platform', 's3c-i2c', 'unbind'), '12ce0000.i2c');
+  assert.is(await outcome(k.write(layout.driverAttr('platform', 's3c-i2c', 'bind'), '12ce0000.i2c')), 'ENODEV');
+  assert.is(k.read(layout.attr('platform', '12ce0000.i2c', 'of_node/compatible')), 'samsung,s3c2440-i2c\0samsung,s3c2410-i2c\0');
+});
+
 ovr.run();
 ub.run();
 bd.run();
@@ -303,3 +341,4 @@ dp.run();
 mod.run();
 files.run();
 hot.run();
+plat.run();
