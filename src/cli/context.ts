@@ -9,7 +9,7 @@ import { VrError } from '../domain/errors.js';
 import { liveHostEnv, type HostEnv } from '../observe/host-env.js';
 import { runningKernelModules } from '../observe/modules.js';
 import { FsSysfsPort } from '../sysfs/fs-port.js';
-import { pciNames, type Names } from './names.js';
+import { pciIdsPaths, pciNames, type Names } from './names.js';
 import type { ModulePort, SysfsPort } from '../sysfs/port.js';
 
 export interface RunEnv {
@@ -47,7 +47,7 @@ export function openEnv(req: EnvRequest): RunEnv {
   if (injected) return injected(req);
   const root = checkedRoot(req.sysfsRoot);
   const live = root === '/sys';
-  const names = pciNames();
+  const names = pciNames(pciIdsPaths(process.env));
   const sysfs = new FsSysfsPort(root);
   return {
     sysfs,

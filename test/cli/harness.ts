@@ -46,9 +46,12 @@ export async function runIn(cmd: Runnable, argv: string[]): Promise<CliResult> {
   return { stdout: out.join(''), stderr: err.join(''), exitCode };
 }
 
-/** `node bin/run.js argv` as a child process, without a terminal; an undefined env value unsets it. */
+/**
+ * `node bin/run.js argv` as a child process, without a terminal, color or the machine's pci.ids
+ * (tests that want names pass VFIO_RECONCILE_PCI_IDS); an undefined env value unsets it.
+ */
 export function runOut(argv: string[], env: Record<string, string | undefined> = {}): CliResult {
-  const merged: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', VFIO_RECONCILE_SYSFS_ROOT: undefined, ...env };
+  const merged: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', VFIO_RECONCILE_PCI_IDS: '', VFIO_RECONCILE_SYSFS_ROOT: undefined, ...env };
   const childEnv = Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== undefined));
   const r = spawnSync(process.execPath, [join(packageRoot, 'bin/run.js'), ...argv], {
     cwd: packageRoot,
@@ -64,6 +67,9 @@ export function sysfsTree(model: KernelModel): { dir: string; cleanup: () => voi
   writeSysfsTree(model, t.dir);
   return t;
 }
+
+/** A small pci.ids in the database's format (NVIDIA, ASMedia, Intel). */
+export const PCI_IDS_FIXTURE = join(packageRoot, 'test/cli/fixtures/pci.ids');
 
 export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), `vr-${prefix}-`));

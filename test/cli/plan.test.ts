@@ -8,9 +8,8 @@ import * as assert from 'uvu/assert';
 import { gpuPassthrough } from '../../examples/hosts.js';
 import { injectEnv } from '../../src/cli/context.js';
 import { pciNames } from '../../src/cli/names.js';
-import { packageRoot } from '../../src/cli/paths.js';
 import Plan from '../../src/commands/plan.js';
-import { runIn, runOut, sysfsTree, tempDir } from './harness.js';
+import { PCI_IDS_FIXTURE, runIn, runOut, sysfsTree, tempDir } from './harness.js';
 
 const tree = sysfsTree(gpuPassthrough());
 const tmp = tempDir('plan');
@@ -107,7 +106,7 @@ s('VFIO_RECONCILE_SYSFS_ROOT stands in for --sysfs-root', () => {
 });
 
 s('pci.ids names appear once per device when the database is there', async () => {
-  const names = pciNames([join(packageRoot, 'test/cli/fixtures/pci.ids')]);
+  const names = pciNames([PCI_IDS_FIXTURE]);
   assert.ok(names);
   const model = gpuPassthrough();
   injectEnv((req) => ({ sysfs: model, modules: model, hostname: req.hostname ?? 'pve-lab', names }));

@@ -8,10 +8,9 @@ import * as assert from 'uvu/assert';
 import { armBoard, gpuPassthrough } from '../../examples/hosts.js';
 import { injectEnv } from '../../src/cli/context.js';
 import { pciNames } from '../../src/cli/names.js';
-import { packageRoot } from '../../src/cli/paths.js';
 import Apply from '../../src/commands/apply.js';
 import Status from '../../src/commands/status.js';
-import { runIn, runOut, sysfsTree, tempDir } from './harness.js';
+import { PCI_IDS_FIXTURE, runIn, runOut, sysfsTree, tempDir } from './harness.js';
 
 const gpuTree = sysfsTree(gpuPassthrough());
 const armTree = sysfsTree(armBoard());
@@ -36,6 +35,13 @@ s('a table of every device: ids, class, driver, override, group with its other m
   assert.match(header!, /^ADDRESS\s+IDS\s+CLASS\s+DRIVER\s+OVERRIDE\s+IOMMU GROUP$/);
   assert.match(line(r.stdout, '0000:01:00.0'), /^0000:01:00\.0\s+10de:2204\s+030000\s+nouveau\s+-\s+1 \(with 0000:00:01\.0, 0000:01:00\.1\)$/);
   assert.match(line(r.stdout, '0000:04:00.0'), /nvme\s+-\s+13$/);
+});
+
+s('VFIO_RECONCILE_PCI_IDS points at a pci.ids database: a NAME column appears', () => {
+  const r = runOut(['status', '--sysfs-root', gpuTree.dir], { VFIO_RECONCILE_PCI_IDS: PCI_IDS_FIXTURE });
+  assert.match(r.stdout.split('\n')[0]!, /^ADDRESS\s+IDS\s+NAME\s+CLASS/);
+  assert.match(line(r.stdout, '0000:05:00.0'), /ASMedia Technology Inc\. ASM2142\/ASM3142 USB 3\.1 Host Controller/);
+  assert.match(line(r.stdout, '0000:00:02.0'), /8086:4680\s+Intel Corporation Device 4680\s+030000/);
 });
 
 s('with a state file, each managed device names its rule and line', () => {
@@ -74,7 +80,7 @@ s('--bus platform lists platform devices with their compatible', () => {
 
 s('after apply the GPU group becomes viable (kernel model); pci.ids names fill a NAME column', async () => {
   const model = gpuPassthrough();
-  const names = pciNames([join(packageRoot, 'test/cli/fixtures/pci.ids')]);
+  const names = pciNames([PCI_IDS_FIXTURE]);
   injectEnv(() => ({ sysfs: model, modules: model, hostname: 'pve-lab', kernelRelease: model.kernel, ...(names ? { names } : {}) }));
   try {
     assert.is((await runIn(Apply, [gpu])).exitCode, 0);
