@@ -1,0 +1,174 @@
+// The lab's scenarios, as run inside the guest. Each drives the real CLI against the guest's real
+// sysfs and returns what the kernel shows afterwards; the host-side test (lab.lab.ts) holds the
+// expectations. Every scenario starts from the devices as they booted (runner.ts resets them).
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { cli, cliHeldAt, json, stateFile, stateYaml, waitFor, WORK } from './cli.js';
+import { device, LAB, moduleLoaded, snapshot, vfioNodes } from './kernel.js';
+
+export type Facts = Record<string, unknown>;
+export interface Context {
+  /** Asks the host to act on the "hardware" (QMP) through a LABSYNC console line. */
+  sync(request: string): void;
+}
+export type Scenario = (ctx: Context) => Promise<Facts> | Facts;
+
+const stateDir = (name: string): string => `${WORK}/state-${name}`;
+
+/** A VM's view: the host's QEMU inside the guest takes the device through VFIO and lists it. */
+function vfioClient(address: string): Facts {
+  const r = spawnSync('qemu-system-x86_64', ['-accel', 'tcg', '-m', '64', '-nodefaults', '-display', 'none', '-S', '-monitor', 'stdio', '-device', `vfio-pci,host=${address}`], {
+    input: 'info pci\nquit\n',
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { exit: r.status, sawDevice: /Ethernet controller/.test(r.stdout ?? ''), stderr: (r.stderr ?? '').slice(-400) };
+}
+
+const nic0Vfio = stateYaml([{ match: { address: LAB.nic0 }, driver: 'vfio-pci' }]);
+
+export const SCENARIOS: Record<string, Scenario> = {
+  // The harness's own proof: the layout the other scenarios rely on, before the tool runs.
+  layout: () => ({
+    devices: snapshot(),
+    vfioPciLoaded: moduleLoaded('vfio_pci'),
+    sriovTotalVfs: readFileSync(`/sys/bus/pci/devices/${LAB.nvme0}/sriov_totalvfs`, 'utf8').trim(),
+    platformDrivers: existsSync('/sys/bus/platform/drivers/pcspkr'),
+    node: process.version,
+  }),
+
+  // plan -> apply -> apply again -> default, on the endpoint in its own group.
+  lifecycle: () => {
+    const toVfio = stateFile('nic0-vfio', nic0Vfio);
+    const dir = stateDir('lifecycle');
+    const before = snapshot();
+    const plan = cli(['plan', toVfio, '--json', '--detailed-exitcode']);
+    const afterPlan = snapshot();
+    const vfioLoadedAfterPlan = moduleLoaded('vfio_pci');
+    const apply = cli(['apply', toVfio, '--state-dir', dir]);
+    const afterApply = snapshot();
+    const vfioLoadedAfterApply = moduleLoaded('vfio_pci');
+    const client = vfioClient(LAB.nic0);
+    const again = cli(['apply', toVfio, '--state-dir', dir, '--json']);
+    const afterAgain = snapshot();
+    const planAgain = cli(['plan', toVfio, '--json', '--detailed-exitcode']);
+    const restore = cli(['apply', stateFile('nic0-default', stateYaml([{ match: { address: LAB.nic0 }, driver: 'default' }])), '--state-dir', dir]);
+    return {
+      before,
+      plan: { exit: plan.exit, doc: json(plan.stdout), stderr: plan.stderr },
+      afterPlan,
+      vfioLoadedAfterPlan,
+      apply: { exit: apply.exit, stdout: apply.stdout, stderr: apply.stderr },
+      afterApply,
+      vfioLoadedAfterApply,
+      vfioNodesAfterApply: vfioNodes(),
+      client,
+      again: { exit: again.exit, doc: json(again.stdout), stderr: again.stderr },
+      afterAgain,
+      planAgain: { exit: planAgain.exit, doc: json(planAgain.stdout), stderr: planAgain.stderr },
+      restore: { exit: restore.exit, stdout: restore.stdout, stderr: restore.stderr },
+      afterRestore: snapshot(),
+      vfioNodesAfterRestore: vfioNodes(),
+    };
+  },
+
+  // One e1000 behind the bridge, its sibling left on e1000: strict policy refuses, writes nothing.
+  strictGroup: () => {
+    const state = stateFile('leg1-strict', stateYaml([{ match: { address: LAB.leg1 }, driver: 'vfio-pci' }]));
+    const before = snapshot();
+    const apply = cli(['apply', state, '--state-dir', stateDir('strict')]);
+    return { before, apply: { exit: apply.exit, stdout: apply.stdout, stderr: apply.stderr }, after: snapshot() };
+  },
+
+  // The same request with `include`: the whole group goes to vfio-pci, the bridge stays as it is.
+  includeGroup: () => {
+    const state = stateFile('leg1-include', stateYaml([{ match: { address: LAB.leg1 }, driver: 'vfio-pci' }], 'iommuGroups: include'));
+    const before = snapshot();
+    const apply = cli(['apply', state, '--state-dir', stateDir('include')]);
+    return { before, apply: { exit: apply.exit, stdout: apply.stdout, stderr: apply.stderr }, after: snapshot() };
+  },
+
+  // nic0 -> vfio-pci succeeds first; hot0 (an e1000e) -> e1000 fails in the real probe
+  // ("Unknown MAC Type"), so the apply must undo nic0 too and exit 3.
+  probeFailure: () => {
+    const state = stateFile('probe-failure', stateYaml([
+      { match: { address: LAB.nic0 }, driver: 'vfio-pci' },
+      { match: { address: LAB.hot0 }, driver: 'e1000' },
+    ]));
+    const before = snapshot();
+    const apply = cli(['apply', state, '--state-dir', stateDir('probe-failure')]);
+    return { before, apply: { exit: apply.exit, stdout: apply.stdout, stderr: apply.stderr }, after: snapshot() };
+  },
+
+  // A platform device: unbound with `none`, back to its driver with `default`.
+  platform: () => {
+    const dir = stateDir('platform');
+    const before = device(LAB.pcspkr);
+    const none = cli(['apply', stateFile('pcspkr-none', stateYaml([{ match: { name: LAB.pcspkr }, driver: 'none' }])), '--state-dir', dir]);
+    const afterNone = device(LAB.pcspkr);
+    const back = cli(['apply', stateFile('pcspkr-default', stateYaml([{ match: { name: LAB.pcspkr }, driver: 'default' }])), '--state-dir', dir]);
+    return {
+      before,
+      none: { exit: none.exit, stdout: none.stdout, stderr: none.stderr },
+      afterNone,
+      back: { exit: back.exit, stdout: back.stdout, stderr: back.stderr },
+      afterBack: device(LAB.pcspkr),
+    };
+  },
+
+  // The NVMe PF keeps its driver and gets two VFs on vfio-pci.
+  sriov: () => {
+    const state = stateFile('nvme-vfs', stateYaml([{ match: { address: LAB.nvme0 }, driver: 'nvme', extra: 'vfs: { count: 2, driver: vfio-pci }' }]));
+    const apply = cli(['apply', state, '--state-dir', stateDir('sriov')]);
+    return {
+      apply: { exit: apply.exit, stdout: apply.stdout, stderr: apply.stderr },
+      pf: device(LAB.nvme0),
+      vfs: LAB.nvmeVfs.map(device),
+      numvfs: readFileSync(`/sys/bus/pci/devices/${LAB.nvme0}/sriov_numvfs`, 'utf8').trim(),
+    };
+  },
+
+  // SIGKILL while the apply is held at nvme0's first write (nic0 already moved), then a new run.
+  sigkill: async () => {
+    const state = stateFile('sigkill', stateYaml([
+      { match: { address: LAB.nic0 }, driver: 'vfio-pci' },
+      { match: { address: LAB.nvme0 }, driver: 'vfio-pci' },
+    ]));
+    const dir = stateDir('sigkill');
+    const before = snapshot();
+    const held = cliHeldAt(`/sys/bus/pci/devices/${LAB.nvme0}/driver_override`, 60, ['apply', state, '--state-dir', dir]);
+    const reachedHold = await waitFor(() => device(LAB.nic0).driver === 'vfio-pci', 90);
+    const pid = held.cliPid();
+    if (pid !== null) process.kill(pid, 'SIGKILL');
+    const killed = await held.done;
+    const atKill = snapshot();
+    const status = cli(['status', '--json', '--state-dir', dir]);
+    const rerun = cli(['apply', state, '--state-dir', dir]);
+    return {
+      before,
+      reachedHold,
+      killed: { exit: killed.exit, signal: killed.signal, stderr: killed.stderr.slice(-2000) },
+      atKill,
+      status: { exit: status.exit, doc: json(status.stdout), stdout: status.stdout, stderr: status.stderr },
+      rerun: { exit: rerun.exit, stdout: rerun.stdout, stderr: rerun.stderr },
+      after: snapshot(),
+    };
+  },
+
+  // hot0 is unplugged (QMP device_del) while the apply is held at its first write, after nic0 moved.
+  hotUnplug: async (ctx) => {
+    const state = stateFile('unplug', stateYaml([
+      { match: { address: LAB.nic0 }, driver: 'vfio-pci' },
+      { match: { address: LAB.hot0 }, driver: 'vfio-pci' },
+    ]));
+    const before = snapshot();
+    const held = cliHeldAt(`/sys/bus/pci/devices/${LAB.hot0}/driver_override`, 12, ['apply', state, '--state-dir', stateDir('unplug')]);
+    const reachedHold = await waitFor(() => device(LAB.nic0).driver === 'vfio-pci', 90);
+    // pciehp waits 5 s after the attention button before it removes the device; the hold is 12 s.
+    ctx.sync('device_del hot0');
+    const unplugged = await waitFor(() => !device(LAB.hot0).present, 11);
+    const apply = await held.done;
+    return { before, reachedHold, unplugged, apply: { exit: apply.exit, stdout: apply.stdout, stderr: apply.stderr }, after: snapshot() };
+  },
+};

@@ -1,0 +1,211 @@
+// The real-kernel lab: boots Debian's 6.1 and 6.12 kernels under QEMU, runs the scenarios of
+// guest/scenarios.ts with the real CLI against each guest's real sysfs, and asserts here on what
+// the kernels showed. Both guests boot at once (one vCPU each) to use the machine's two cores.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { CACHE, LabUnavailable, provision, type LabKernel } from './provision.js';
+import { bootGuest, type BootOutcome, type LabResult } from './qemu.js';
+
+const SCENARIOS = ['layout', 'lifecycle', 'strictGroup', 'includeGroup', 'probeFailure', 'platform', 'sriov', 'sigkill', 'hotUnplug'];
+const NIC0 = '0000:00:03.0';
+const BRIDGE = '0000:00:04.0';
+const LEG1 = '0000:01:01.0';
+const LEG2 = '0000:01:02.0';
+const NVME0 = '0000:02:00.0';
+const NVME_VFS = ['0000:02:00.1', '0000:02:00.2'];
+const HOT0 = '0000:03:00.0';
+
+interface DeviceFacts {
+  present: boolean;
+  driver: string | null;
+  override: string | null;
+  group: string | null;
+  vfioNode: boolean;
+}
+type Snapshot = Record<string, DeviceFacts>;
+interface Run {
+  exit: number | null;
+  stdout?: string;
+  stderr: string;
+}
+
+function kernels(): LabKernel[] {
+  try {
+    return provision(undefined, (l) => console.log(l));
+  } catch (e) {
+    // Under CI a missing piece is a failure, never a silent skip.
+    if (!(e instanceof LabUnavailable) || process.env.CI === 'true') throw e;
+    console.log(`lab skipped: ${e.message}`);
+    return [];
+  }
+}
+
+async function bootAndLog(kernel: LabKernel): Promise<BootOutcome> {
+  const outcome = await bootGuest({
+    kernel,
+    job: `exec node dist/test/lab/guest/runner.js ${SCENARIOS.join(' ')}`,
+    timeoutMs: 8 * 60_000,
+    async onSync(line, qmp) {
+      const [, command, id] = line.split(' ');
+      if (command === 'device_del') await qmp.execute('device_del', { id });
+    },
+  });
+  const logs = join(CACHE, 'logs');
+  mkdirSync(logs, { recursive: true });
+  writeFileSync(join(logs, `${kernel.label}.log`), outcome.console);
+  console.log(`lab ${kernel.label} (${kernel.release}): booted in ${outcome.bootSeconds} s, whole run ${(outcome.wallMs / 1000).toFixed(1)} s`);
+  return outcome;
+}
+
+/** Everything but `except`, to check that a scenario left the other devices alone. */
+function others(snap: Snapshot, except: string[]): Snapshot {
+  return Object.fromEntries(Object.entries(snap).filter(([name]) => !except.includes(name)));
+}
+
+const said = (run: Run): string => `${run.stdout ?? ''}\n${run.stderr}`;
+const show = (run: Run): string => `exit ${run.exit}; output:\n${said(run).trim().slice(-1500)}`;
+
+for (const kernel of kernels()) {
+  const booting = bootAndLog(kernel);
+  const s = suite<{ results: Map<string, LabResult>; log: string }>(`lab ${kernel.label}`);
+  s.before(async (ctx) => {
+    const outcome = await booting;
+    ctx.results = new Map(outcome.results.map((r) => [r.scenario, r]));
+    ctx.log = join(CACHE, 'logs', `${kernel.label}.log`);
+  });
+
+  // The facts of one scenario, or a failure that says where the guest's console log is.
+  const facts = (ctx: { results: Map<string, LabResult>; log: string }, name: string): Record<string, any> => {
+    const r = ctx.results.get(name);
+    if (!r) assert.unreachable(`scenario ${name} printed no result; see ${ctx.log}`);
+    if (r!.error) assert.unreachable(`scenario ${name} crashed in the guest: ${r!.error}`);
+    return r!;
+  };
+
+  s('the guest has the layout the scenarios rely on, and vfio-pci is not loaded', (ctx) => {
+    const f = facts(ctx, 'layout');
+    const d = f.devices as Snapshot;
+    assert.is(d[NIC0]!.driver, 'e1000e');
+    assert.is(Object.values(d).filter((x) => x.group === d[NIC0]!.group).length, 1, 'e1000e alone in its group');
+    assert.equal([d[LEG1]!.driver, d[LEG2]!.driver], ['e1000', 'e1000']);
+    assert.equal([d[LEG1]!.group, d[LEG2]!.group], [d[BRIDGE]!.group, d[BRIDGE]!.group], 'both e1000 share the bridge group');
+    assert.is(d[NVME0]!.driver, 'nvme');
+    assert.is(f.sriovTotalVfs, '2');
+    assert.is(d.pcspkr!.driver, 'pcspkr');
+    assert.ok(Object.values(d).every((x) => x.override === null), 'no driver_override set at boot');
+    assert.is(f.vfioPciLoaded, false);
+  });
+
+  s('plan changes nothing on the kernel and reports pending changes', (ctx) => {
+    const f = facts(ctx, 'lifecycle');
+    assert.is(f.plan.exit, 2, show(f.plan));
+    assert.ok(f.plan.doc && typeof f.plan.doc === 'object', 'plan --json prints a JSON document');
+    assert.equal(f.afterPlan, f.before);
+    assert.is(f.vfioLoadedAfterPlan, false, 'plan does not load modules');
+  });
+
+  s('apply loads vfio-pci, binds the endpoint and its /dev/vfio node appears', (ctx) => {
+    const f = facts(ctx, 'lifecycle');
+    assert.is(f.apply.exit, 0, show(f.apply));
+    const nic = (f.afterApply as Snapshot)[NIC0]!;
+    assert.is(nic.driver, 'vfio-pci');
+    assert.is(nic.override, 'vfio-pci');
+    assert.ok(nic.vfioNode, `/dev/vfio/${nic.group} exists`);
+    assert.is(f.vfioLoadedAfterApply, true);
+    assert.equal(others(f.afterApply, [NIC0]), others(f.before, [NIC0]), 'no other device changed');
+  });
+
+  s('a VM can take the bound device (QEMU opens it through VFIO)', (ctx) => {
+    const f = facts(ctx, 'lifecycle');
+    assert.is(f.client.exit, 0, f.client.stderr);
+    assert.ok(f.client.sawDevice, 'the device shows up in the VM');
+  });
+
+  s('a second apply of the same file is a no-op', (ctx) => {
+    const f = facts(ctx, 'lifecycle');
+    assert.is(f.again.exit, 0, show(f.again));
+    assert.equal(f.afterAgain, f.afterApply);
+    assert.is(f.planAgain.exit, 0, show(f.planAgain));
+  });
+
+  s('`default` restores the host driver, clears the override and removes the node', (ctx) => {
+    const f = facts(ctx, 'lifecycle');
+    assert.is(f.restore.exit, 0, show(f.restore));
+    assert.equal(f.afterRestore[NIC0], f.before[NIC0]);
+    assert.equal(f.afterRestore, f.before);
+  });
+
+  s('strict group policy refuses a half-bound shared group and writes nothing', (ctx) => {
+    const f = facts(ctx, 'strictGroup');
+    assert.is(f.apply.exit, 1, show(f.apply));
+    assert.equal(f.after, f.before);
+    assert.match(said(f.apply), LEG2, 'names the sibling that blocks the group');
+  });
+
+  s('`include` binds the whole group to vfio-pci and leaves the bridge alone', (ctx) => {
+    const f = facts(ctx, 'includeGroup');
+    assert.is(f.apply.exit, 0, show(f.apply));
+    for (const leg of [LEG1, LEG2]) {
+      assert.is(f.after[leg].driver, 'vfio-pci', leg);
+      assert.ok(f.after[leg].vfioNode, `${leg}: /dev/vfio/${f.after[leg].group}`);
+    }
+    // The group's /dev/vfio node is the bridge's group node too; what must not move is its binding.
+    const bridge = (snap: Snapshot): unknown => ({ driver: snap[BRIDGE]!.driver, override: snap[BRIDGE]!.override, present: snap[BRIDGE]!.present });
+    assert.equal(bridge(f.after), bridge(f.before), 'bridge unchanged');
+    assert.equal(others(f.after, [LEG1, LEG2, BRIDGE]), others(f.before, [LEG1, LEG2, BRIDGE]));
+  });
+
+  s('a real probe failure mid-apply rolls everything back (exit 3)', (ctx) => {
+    const f = facts(ctx, 'probeFailure');
+    assert.is(f.apply.exit, 3, show(f.apply));
+    assert.equal(f.after, f.before);
+    assert.match(said(f.apply), HOT0);
+  });
+
+  s('a platform device goes to `none` and back to `default`', (ctx) => {
+    const f = facts(ctx, 'platform');
+    assert.is(f.none.exit, 0, show(f.none));
+    assert.is(f.afterNone.driver, null);
+    assert.is(f.back.exit, 0, show(f.back));
+    assert.equal(f.afterBack, f.before);
+  });
+
+  s('SR-IOV: the PF keeps nvme and gets two VFs on vfio-pci, each in its own group', (ctx) => {
+    const f = facts(ctx, 'sriov');
+    assert.is(f.apply.exit, 0, show(f.apply));
+    assert.is(f.numvfs, '2');
+    const hostProbed = (f.kernelLog as string[]).filter((l) => /nvme \S+: pci function 0000:02:00\.[12]/.test(l));
+    assert.equal(hostProbed, [], 'nvme never probed the VFs (they were created with sriov_drivers_autoprobe off)');
+    assert.is(f.pf.driver, 'nvme');
+    const vfs = f.vfs as DeviceFacts[];
+    assert.equal(vfs.map((v) => v.driver), ['vfio-pci', 'vfio-pci'], NVME_VFS.join(' '));
+    assert.ok(vfs.every((v) => v.vfioNode));
+    assert.is(new Set([f.pf.group, ...vfs.map((v) => v.group)]).size, 3);
+  });
+
+  s('SIGKILL mid-apply: the next run detects the interrupted apply and recovers', (ctx) => {
+    const f = facts(ctx, 'sigkill');
+    assert.ok(f.reachedHold, 'the apply reached the held write');
+    assert.is(f.atKill[NIC0].driver, 'vfio-pci', 'killed after nic0 moved');
+    assert.is(f.atKill[NVME0].driver, 'nvme', 'killed before nvme0 moved');
+    assert.match(said(f.rerun), /interrupt/i, show(f.rerun));
+    const complete = f.after[NIC0].driver === 'vfio-pci' && f.after[NVME0].driver === 'vfio-pci';
+    const restored = JSON.stringify(f.after) === JSON.stringify(f.before);
+    assert.ok(complete || restored, `neither completed nor restored: ${JSON.stringify({ nic0: f.after[NIC0], nvme0: f.after[NVME0] })}`);
+  });
+
+  s('hot-unplug mid-apply: a clear error and the other device rolled back', (ctx) => {
+    const f = facts(ctx, 'hotUnplug');
+    assert.ok(f.reachedHold, 'the apply reached the held write');
+    assert.ok(f.unplugged, 'the guest saw hot0 go away');
+    assert.is(f.apply.exit, 3, show(f.apply));
+    assert.match(said(f.apply), HOT0);
+    assert.equal(f.after[NIC0], f.before[NIC0]);
+    assert.is(f.after[HOT0].present, false);
+  });
+
+  s.run();
+}
