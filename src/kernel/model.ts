@@ -35,15 +35,16 @@
  */
 
 import { KernelWriteError } from '../domain/errors.js';
-import { isVfioDriver, moduleNameOf } from '../domain/names.js';
+import { isDeviceName, isVfioDriver, moduleNameOf } from '../domain/names.js';
 import type { Bus, Host } from '../domain/types.js';
 import type { ModulePort, SysfsPort } from '../sysfs/port.js';
 import { Faults, isBlocked, type Fault, type Outcome } from './faults.js';
 import { buildFromHost } from './from-host.js';
-import { KERNEL_BUG, groupViable, matches, platformBaseName, probeError } from './match.js';
-import { KernelState, KernelVersion, type KDevice, type KDriver, type KSriov, type PciIdEntry, type VfioHolder } from './state.js';
-import { busFiles, compatibleFile, groupNumbers, renderDevice, renderDriver, byNumber, type NodeView } from './view.js';
-import { storeOverride, parseU16, parseBool } from './values.js';
+import { groupViable, platformBaseName } from './match.js';
+import { KernelOps } from './ops.js';
+import { KernelState, KernelVersion, type KDevice, type KDriver, type PciIdEntry, type VfioHolder } from './state.js';
+import { VirtualSysfs } from './vfs.js';
+import { byNumber } from './view.js';
 
 export interface ModelOptions {
   /** Kernel version the semantics follow: `6.12` (default), `6.1`, `5.10`, or a full release. */
@@ -152,12 +153,11 @@ function canonicalIds(ids: DriverSpec['ids']): PciIdEntry[] {
   });
 }
 
-/** `0000:02:00.0` plus a routing-ID distance: where a VF lands. */
-function addressPlus(pf: string, distance: number): string {
-  const [domain, bus, devfn] = [pf.slice(0, 4), parseInt(pf.slice(5, 7), 16), parseInt(pf.slice(8, 10), 16) * 8 + Number(pf[11])];
-  const rid = bus * 256 + devfn + distance;
-  const h2 = (n: number): string => n.toString(16).padStart(2, '0');
-  return `${domain}:${h2(rid >> 8)}:${h2((rid & 0xff) >> 3)}.${rid & 7}`;
+function checkNew(existing: KDevice | undefined, bus: Bus, name: string): void {
+  if (!isDeviceName(bus, name)) {
+    throw new Error(`${bus} device name ${JSON.stringify(name)} is not one the kernel would use${bus === 'pci' ? ' (write 0000:01:00.0, lowercase)' : ''}`);
+  }
+  if (existing) throw new Error(`device ${bus}/${name} declared twice`);
 }
 
 export class KernelModel implements SysfsPort, ModulePort {
@@ -166,18 +166,19 @@ export class KernelModel implements SysfsPort, ModulePort {
   readonly writes: WriteRecord[] = [];
   /** Every module load asked for, underscored. */
   readonly loads: string[] = [];
-  /** Set when the model hit a kernel BUG (pre-5.19 DMA driver bound into a held group); it then hangs. */
-  panicked: string | null = null;
 
   private readonly s: KernelState;
   private readonly faults = new Faults();
   private readonly pending: Pending[] = [];
   private readonly moduleFailures = new Map<string, string>();
   private readonly modulesKnown: boolean;
-  private readonly views = new Map<KDevice, { generation: number; view: NodeView }>();
+  private readonly ops: KernelOps;
+  private readonly fs: VirtualSysfs;
 
   constructor(opts: ModelOptions = {}) {
     this.s = new KernelState(new KernelVersion(opts.kernel ?? '6.12'));
+    this.ops = new KernelOps(this.s);
+    this.fs = new VirtualSysfs(this.s, this.ops);
     this.modulesKnown = opts.modulesKnown ?? true;
   }
 
@@ -211,19 +212,20 @@ export class KernelModel implements SysfsPort, ModulePort {
       learns: spec.ids === undefined && spec.compatible === undefined && spec.names === undefined,
     };
     this.s.drivers.set(`${bus}/${name}`, drv);
-    if (module ? module.loaded : spec.loaded !== false) this.register(drv, false);
+    if (module ? module.loaded : spec.loaded !== false) this.ops.register(drv, false);
     this.s.changed();
     return this;
   }
 
   /** A loadable module with no driver the model knows of (it only shows in `available()`). */
   module(name: string, opts: { loaded?: boolean; builtin?: boolean } = {}): this {
-    this.declareModule(moduleNameOf(name), opts.builtin ?? false, opts.loaded ?? false);
+    const m = moduleNameOf(name);
+    if (!this.s.modules.has(m) || opts.loaded !== undefined) this.declareModule(m, opts.builtin ?? false, opts.loaded ?? false);
     return this;
   }
 
   pci(name: string, spec: PciSpec): this {
-    if (this.s.device('pci', name)) throw new Error(`device pci/${name} declared twice`);
+    checkNew(this.s.device('pci', name), 'pci', name);
     const dev: KDevice = {
       bus: 'pci',
       name,
@@ -254,13 +256,13 @@ export class KernelModel implements SysfsPort, ModulePort {
         stride: spec.sriov.stride ?? 1,
         vfGroups: spec.sriov.vfGroups ?? 'own',
       };
-      if (spec.sriov.numVfs) this.createVfs(dev, spec.sriov.numVfs, false);
+      if (spec.sriov.numVfs) this.ops.createVfs(dev, spec.sriov.numVfs, false);
     }
     return this;
   }
 
   platform(name: string, spec: PlatformSpec = {}): this {
-    if (this.s.device('platform', name)) throw new Error(`device platform/${name} declared twice`);
+    checkNew(this.s.device('platform', name), 'platform', name);
     const dev: KDevice = {
       bus: 'platform',
       name,
@@ -284,7 +286,7 @@ export class KernelModel implements SysfsPort, ModulePort {
    */
   hotplug(name: string, spec: PciSpec): this {
     this.pci(name, { ...spec, driver: null });
-    this.attach(this.s.device('pci', name)!);
+    this.ops.attach(this.s.device('pci', name)!);
     return this;
   }
 
@@ -376,11 +378,16 @@ export class KernelModel implements SysfsPort, ModulePort {
   }
 
   registeredDrivers(bus: Bus): string[] {
-    return this.s.registered.filter((d) => d.bus === bus).map((d) => d.name).sort();
+    return this.s.registeredDrivers(bus);
   }
 
   loadedModules(): string[] {
-    return [...this.s.modules.values()].filter((m) => m.loaded).map((m) => m.name).sort();
+    return this.s.loadedModules();
+  }
+
+  /** Set when a write hit a kernel BUG (pre-5.19: a DMA driver bound into a held group); all hangs since. */
+  get panicked(): string | null {
+    return this.s.panicked;
   }
 
   /** Writes that are blocked right now. */
@@ -392,18 +399,18 @@ export class KernelModel implements SysfsPort, ModulePort {
   // SysfsPort
 
   read(path: string): string | null {
-    const node = this.lookup(path);
+    const node = this.fs.lookup(path);
     if (node?.kind !== 'file' || node.content === null) return null;
     return node.content.endsWith('\n') ? node.content.slice(0, -1) : node.content;
   }
 
   readLink(path: string): string | null {
-    const node = this.lookup(path);
+    const node = this.fs.lookup(path);
     return node?.kind === 'file' ? null : (node?.target ?? null);
   }
 
   list(path: string): string[] {
-    const node = this.lookup(path);
+    const node = this.fs.lookup(path);
     return node?.kind === 'dir' ? [...node.entries].sort() : [];
   }
 
@@ -436,7 +443,7 @@ export class KernelModel implements SysfsPort, ModulePort {
   load(name: string): Promise<void> {
     const m = moduleNameOf(name);
     this.loads.push(m);
-    if (this.panicked) return new Promise<void>(() => undefined);
+    if (this.s.panicked) return new Promise<void>(() => undefined);
     const failure = this.moduleFailures.get(m);
     if (failure !== undefined) return Promise.reject(new Error(failure));
     const module = this.s.modules.get(m);
@@ -444,10 +451,10 @@ export class KernelModel implements SysfsPort, ModulePort {
     if (module.loaded) return Promise.resolve();
     module.loaded = true;
     for (const drv of this.s.drivers.values()) {
-      if (drv.module === m) this.register(drv, true);
+      if (drv.module === m) this.ops.register(drv, true);
     }
     this.s.changed();
-    if (this.panicked) return new Promise<void>(() => undefined);
+    if (this.s.panicked) return new Promise<void>(() => undefined);
     return Promise.resolve();
   }
 
@@ -464,19 +471,6 @@ export class KernelModel implements SysfsPort, ModulePort {
     const module = { name, builtin, loaded: want };
     this.s.modules.set(name, module);
     return module;
-  }
-
-  /**
-   * Register a driver. Loading its module then binds every unbound device it matches, like
-   * bus_add_driver; the builder describes a host as it is and never probes.
-   */
-  private register(drv: KDriver, probe: boolean): void {
-    drv.registered = true;
-    this.s.registered.push(drv);
-    if (!probe || !this.s.autoprobe[drv.bus]) return;
-    for (const dev of this.s.devices.values()) {
-      if (dev.driver === null && matches(drv, dev)) this.tryProbe(drv, dev);
-    }
   }
 
   private addDevice(dev: KDevice, group: string | null | undefined, driver: string | null | undefined): void {
@@ -510,80 +504,6 @@ export class KernelModel implements SysfsPort, ModulePort {
     pf.sriov.numVfs = pf.virtfns.length;
   }
 
-  /** pci_enable_sriov: VFs appear and, like any added device, are offered to drivers. */
-  private createVfs(pf: KDevice, count: number, probe: boolean): Outcome {
-    const sriov = pf.sriov as KSriov;
-    for (let i = 0; i < count; i++) {
-      const name = addressPlus(pf.name, sriov.offset + i * sriov.stride);
-      const vf: KDevice = {
-        bus: 'pci',
-        name,
-        vendor: pf.vendor,
-        device: sriov.vfDevice,
-        driver: null,
-        // vfio-pci as PF driver captures its VFs (5.7+).
-        override: pf.driver !== null && this.s.driver('pci', pf.driver)?.vfio ? pf.driver : null,
-        group: sriov.vfGroups === 'pf' ? pf.group : this.s.freshGroup(),
-        numa: pf.numa,
-        bootVga: false,
-        parent: null,
-        virtfns: [],
-        physfn: { pf: pf.name, index: i },
-      };
-      for (const k of ['subsystemVendor', 'subsystemDevice', 'class', 'revision'] as const) {
-        if (pf[k] !== undefined) vf[k] = pf[k];
-      }
-      this.s.devices.set(`pci/${name}`, vf);
-      pf.virtfns.push(name);
-    }
-    sriov.numVfs = count;
-    this.s.changed();
-    if (probe) {
-      for (const vf of pf.virtfns) {
-        const outcome = this.attach(this.s.device('pci', vf)!);
-        if (outcome !== 'ok') return outcome;
-      }
-    }
-    return 'ok';
-  }
-
-  private destroyVfs(pf: KDevice): void {
-    for (const vf of pf.virtfns) this.s.devices.delete(`pci/${vf}`);
-    pf.virtfns = [];
-    pf.sriov!.numVfs = 0;
-    this.s.changed();
-  }
-
-  /** Probe `drv` on `dev`; binds on success. Returns the probe's errno or null. */
-  private tryProbe(drv: KDriver, dev: KDevice): string | null {
-    const err = probeError(this.s, drv, dev);
-    if (err === KERNEL_BUG) {
-      this.panicked = `kernel BUG in vfio_iommu_group_notifier: ${drv.name} bound to ${dev.name} in group ${dev.group} held by user space`;
-      return err;
-    }
-    if (err === null) {
-      dev.driver = drv.name;
-      this.s.changed();
-    }
-    return err;
-  }
-
-  /** device_attach: the first registered driver that matches and probes wins; failures are skipped. */
-  private attach(dev: KDevice): Outcome {
-    if (dev.driver !== null) return 'ok';
-    for (const drv of this.s.registered) {
-      if (!matches(drv, dev)) continue;
-      const err = this.tryProbe(drv, dev);
-      if (err === KERNEL_BUG) return this.hangForever();
-      if (err === null) break;
-    }
-    return 'ok';
-  }
-
-  private hangForever(): Outcome {
-    return { until: 'panic', then: () => this.hangForever() };
-  }
-
   private resume(which: (p: Pending) => boolean): void {
     const due = this.pending.filter(which);
     for (const p of due) this.pending.splice(this.pending.indexOf(p), 1);
@@ -598,8 +518,8 @@ export class KernelModel implements SysfsPort, ModulePort {
   // Internals: writes
 
   private perform(path: string, value: string): Outcome {
-    if (this.panicked) return this.hangForever();
-    const target = this.lookup(path);
+    if (this.s.panicked) return this.ops.hangForever();
+    const target = this.fs.lookup(path);
     // open(2) fails before anything reaches the kernel's store().
     if (!target) return { errno: 'ENOENT' };
     if (target.kind !== 'file' || !target.store) return { errno: target.kind === 'dir' ? 'EISDIR' : 'EACCES' };
@@ -610,184 +530,8 @@ export class KernelModel implements SysfsPort, ModulePort {
     return target.store(value);
   }
 
-  private storeOverride(dev: KDevice, value: string): Outcome {
-    const r = storeOverride(value, this.s.version);
-    if ('errno' in r) return r;
-    dev.override = r.override;
-    this.s.changed();
-    return 'ok';
-  }
-
-  private storeUnbind(drv: KDriver, value: string): Outcome {
-    const dev = this.s.device(drv.bus, deviceArg(value));
-    if (!dev || dev.driver !== drv.name) return { errno: 'ENODEV' };
-    const unbind = (): Outcome => {
-      // Every PF driver's remove() disables SR-IOV.
-      if (dev.sriov && dev.sriov.numVfs > 0) this.destroyVfs(dev);
-      dev.driver = null;
-      this.s.changed();
-      return 'ok';
-    };
-    if (drv.vfio && dev.group !== null && this.s.held.has(dev.group)) return { until: dev.group, then: unbind };
-    return unbind();
-  }
-
-  private storeBind(drv: KDriver, value: string): Outcome {
-    const modern = this.s.version.atLeast(5, 14);
-    const dev = this.s.device(drv.bus, deviceArg(value));
-    if (!dev || !matches(drv, dev)) return { errno: 'ENODEV' };
-    if (dev.driver !== null) return { errno: modern ? 'EBUSY' : 'ENODEV' };
-    const err = this.tryProbe(drv, dev);
-    if (err === KERNEL_BUG) return this.hangForever();
-    if (err === null) return 'ok';
-    if (!modern) return { errno: 'ENODEV' };
-    return { errno: err === 'EPROBE_DEFER' ? 'EAGAIN' : err };
-  }
-
-  private storeProbe(bus: Bus, value: string): Outcome {
-    const dev = this.s.device(bus, deviceArg(value));
-    return dev ? this.attach(dev) : { errno: 'ENODEV' };
-  }
-
-  private storeNumVfs(dev: KDevice, value: string): Outcome {
-    const sriov = dev.sriov!;
-    const n = parseU16(value);
-    if (n === null) return { errno: 'EINVAL' };
-    if (n > sriov.totalVfs) return { errno: 'ERANGE' };
-    if (n === sriov.numVfs) return 'ok';
-    const drv = dev.driver === null ? undefined : this.s.driver('pci', dev.driver);
-    if (!drv?.sriov) return { errno: 'ENOENT' };
-    if (n === 0) {
-      const held = dev.virtfns.map((vf) => this.s.device('pci', vf)?.group).find((g) => g != null && this.s.held.has(g));
-      const destroy = (): Outcome => {
-        this.destroyVfs(dev);
-        return 'ok';
-      };
-      return held ? { until: held, then: destroy } : destroy();
-    }
-    if (sriov.numVfs !== 0) return { errno: 'EBUSY' };
-    return this.createVfs(dev, n, true);
-  }
-
   // ---------------------------------------------------------------------------------------------
   // Internals: the virtual file system
-
-  private view(dev: KDevice): NodeView {
-    const cached = this.views.get(dev);
-    if (cached?.generation === this.s.generation) return cached.view;
-    const view = renderDevice(this.s, dev);
-    this.views.set(dev, { generation: this.s.generation, view });
-    return view;
-  }
-
-  private lookup(path: string): VNode | undefined {
-    const parts = path.split('/').filter((p) => p !== '');
-    const [top, a, b, c, ...rest] = parts;
-    if (parts.length === 0) return dir(['bus', 'devices', 'kernel', 'module', 'firmware']);
-    if (top === 'bus') return this.lookupBus(parts.slice(1));
-    if (top === 'module') {
-      if (a === undefined) return dir(this.loadedModules());
-      return b === undefined && this.s.modules.get(a)?.loaded ? dir([]) : undefined;
-    }
-    if (top === 'kernel' && a === 'iommu_groups') {
-      const groups = groupNumbers(this.s);
-      if (b === undefined) return dir(groups);
-      if (!groups.includes(b)) return undefined;
-      if (c === undefined) return dir(['devices']);
-      if (c !== 'devices') return undefined;
-      const members = this.s.members(b);
-      if (rest.length === 0) return dir(members.map((m) => m.name));
-      const m = members.find((d) => d.name === rest[0]);
-      return m && rest.length === 1 ? { kind: 'link', target: `../../../../${this.view(m).path}` } : undefined;
-    }
-    return undefined;
-  }
-
-  private lookupBus(parts: string[]): VNode | undefined {
-    const [busName, section, name, ...rest] = parts;
-    if (busName === undefined) return dir(['pci', 'platform']);
-    if (busName !== 'pci' && busName !== 'platform') return undefined;
-    const bus: Bus = busName;
-    if (section === undefined) return dir(['devices', 'drivers', ...busFiles(this.s, bus).keys()]);
-    if (section === 'devices') {
-      if (name === undefined) return dir([...this.s.devices.values()].filter((d) => d.bus === bus).map((d) => d.name));
-      const dev = this.s.device(bus, name);
-      return dev ? this.lookupDevice(dev, rest) : undefined;
-    }
-    if (section === 'drivers') {
-      if (name === undefined) return dir(this.registeredDrivers(bus));
-      const drv = this.s.registeredDriver(bus, name);
-      return drv ? this.lookupDriver(drv, rest) : undefined;
-    }
-    if (rest.length || name !== undefined) return undefined;
-    if (section === 'drivers_probe') return { kind: 'file', content: null, store: (v) => this.storeProbe(bus, v) };
-    if (section === 'drivers_autoprobe') {
-      const content = busFiles(this.s, bus).get('drivers_autoprobe')!;
-      return {
-        kind: 'file',
-        content,
-        store: (v) => {
-          // bus.c: a value starting with '0' disables, anything else enables.
-          this.s.autoprobe[bus] = !v.startsWith('0');
-          this.s.changed();
-          return 'ok';
-        },
-      };
-    }
-    return undefined;
-  }
-
-  private lookupDevice(dev: KDevice, rest: string[]): VNode | undefined {
-    const view = this.view(dev);
-    // bus/<bus>/devices/<name> itself is a symlink into devices/.
-    if (rest.length === 0) return dir([...view.files.keys(), ...view.links.keys()], `../../../${view.path}`);
-    const [entry, ...below] = rest;
-    if (entry === 'driver' && below.length > 0) {
-      const drv = dev.driver === null ? undefined : this.s.registeredDriver(dev.bus, dev.driver);
-      return drv ? this.lookupDriver(drv, below) : undefined;
-    }
-    if (entry === 'of_node' && dev.compatible?.length) {
-      if (below.length === 0) return { kind: 'link', target: view.links.get('of_node')! };
-      return below.length === 1 && below[0] === 'compatible' ? { kind: 'file', content: compatibleFile(dev.compatible) } : undefined;
-    }
-    if (below.length > 0 || entry === undefined) return undefined;
-    const link = view.links.get(entry);
-    if (link !== undefined) return { kind: 'link', target: link };
-    if (!view.files.has(entry)) return undefined;
-    const content = view.files.get(entry)!;
-    switch (entry) {
-      case 'driver_override':
-        return { kind: 'file', content, store: (v) => this.storeOverride(dev, v) };
-      case 'sriov_numvfs':
-        return { kind: 'file', content, store: (v) => this.storeNumVfs(dev, v) };
-      case 'sriov_drivers_autoprobe':
-        return {
-          kind: 'file',
-          content,
-          store: (v) => {
-            const on = parseBool(v);
-            if (on === null) return { errno: 'EINVAL' };
-            dev.sriov!.autoprobe = on;
-            this.s.changed();
-            return 'ok';
-          },
-        };
-      default:
-        return { kind: 'file', content };
-    }
-  }
-
-  private lookupDriver(drv: KDriver, rest: string[]): VNode | undefined {
-    const view = renderDriver(this.s, drv);
-    if (rest.length === 0) return dir([...view.files.keys(), ...view.links.keys()]);
-    if (rest.length > 1) return undefined;
-    const entry = rest[0]!;
-    if (entry === 'bind') return { kind: 'file', content: null, store: (v) => this.storeBind(drv, v) };
-    if (entry === 'unbind') return { kind: 'file', content: null, store: (v) => this.storeUnbind(drv, v) };
-    const link = view.links.get(entry);
-    if (link !== undefined) return { kind: 'link', target: link };
-    return view.files.has(entry) ? { kind: 'file', content: view.files.get(entry)! } : undefined;
-  }
 
   /** The model's state, for the tree writer and from-host (not for tests: use dev() and friends). */
   get state(): KernelState {
@@ -795,14 +539,3 @@ export class KernelModel implements SysfsPort, ModulePort {
   }
 }
 
-type VNode =
-  | { kind: 'dir'; entries: string[]; target?: string }
-  | { kind: 'link'; target: string }
-  | { kind: 'file'; content: string | null; store?: (value: string) => Outcome };
-
-const dir = (entries: string[], target?: string): VNode => (target ? { kind: 'dir', entries, target } : { kind: 'dir', entries });
-
-/** bind/unbind/drivers_probe compare names with sysfs_streq: exact, one trailing newline allowed. */
-function deviceArg(value: string): string {
-  return value.endsWith('\n') ? value.slice(0, -1) : value;
-}

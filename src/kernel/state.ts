@@ -122,6 +122,8 @@ export class KernelState {
   readonly held = new Map<string, VfioHolder>();
   readonly probeFailures = new Map<string, string>();
   readonly autoprobe: Record<Bus, boolean> = { pci: true, platform: true };
+  /** Set when a write hit a kernel BUG; from then on everything hangs. */
+  panicked: string | null = null;
   /** Bumped on every change, so rendered views can be cached. */
   generation = 0;
   private lastGroup = -1;
@@ -141,6 +143,14 @@ export class KernelState {
   registeredDriver(bus: Bus, name: string): KDriver | undefined {
     const d = this.driver(bus, name);
     return d?.registered ? d : undefined;
+  }
+
+  registeredDrivers(bus: Bus): string[] {
+    return this.registered.filter((d) => d.bus === bus).map((d) => d.name).sort();
+  }
+
+  loadedModules(): string[] {
+    return [...this.modules.values()].filter((m) => m.loaded).map((m) => m.name).sort();
   }
 
   members(group: string): KDevice[] {

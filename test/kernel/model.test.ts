@@ -306,6 +306,27 @@ hot('a removed device and its links vanish; writes naming it fail', async () => 
 });
 
 // ---------------------------------------------------------------------------------------------
+const build = suite('builder');
+
+build('refuses names the kernel would not use, and duplicates', () => {
+  assert.throws(() => new KernelModel().pci('01:00.0', { vendor: '10de', device: '2204' }), /0000:01:00.0/);
+  assert.throws(() => new KernelModel().pci('0000:0A:00.0', { vendor: '10de', device: '2204' }), /lowercase/);
+  assert.throws(() => new KernelModel().platform('../x'), /not one the kernel would use/);
+  assert.throws(() => workstation().pci(NIC, { vendor: '8086', device: '10d3' }), /declared twice/);
+  assert.throws(() => workstation().pci('0000:09:00.0', { vendor: '8086', device: '10d3', driver: 'vfio-pci' }), /not loaded/);
+});
+
+build('a driver declared without a table matches the devices the builder bound to it', async () => {
+  const k = new KernelModel().pci('0000:07:00.0', { vendor: '10DE', device: '0x2204', driver: 'nvidia' });
+  assert.equal(k.registeredDrivers('pci'), ['nvidia']);
+  assert.equal(k.loadedModules(), ['nvidia']);
+  await k.write(layout.driverAttr('pci', 'nvidia', 'unbind'), '0000:07:00.0');
+  await k.write(probe, '0000:07:00.0');
+  assert.is(k.dev('0000:07:00.0').driver, 'nvidia');
+  assert.is(k.read(layout.attr('pci', '0000:07:00.0', 'vendor')), '0x10de');
+});
+
+// ---------------------------------------------------------------------------------------------
 const plat = suite('platform bus');
 
 plat('drivers match by compatible or by the name before the instance id; vfio-platform only by override', async () => {
@@ -342,3 +363,4 @@ mod.run();
 files.run();
 hot.run();
 plat.run();
+build.run();
