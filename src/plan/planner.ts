@@ -269,15 +269,11 @@ function checkInUse(ctx: Ctx, planned: Map<DeviceKey, Planned>, numvfs: Map<Devi
   const subjects = sorted(planned).map((p): GuardSubject => {
     const unbinds = p.tr?.unbind ?? null;
     const vfs = p.device.virtfns ?? [];
-    const counts = (numvfs.get(p.device.key) ?? []).filter((s): s is Extract<Step, { kind: 'set-numvfs' }> => s.kind === 'set-numvfs');
-    const lowest = Math.min(...counts.map((s) => s.to));
-    // A PF that leaves its driver takes its VFs along; a lower VF count removes the VFs above it.
-    const destroysVfs =
-      unbinds !== null && vfs.length > 0
-        ? { vfs, how: `the plan unbinds ${p.device.name} from ${unbinds}` }
-        : counts.length > 0 && lowest < vfs.length
-          ? { vfs: vfs.slice(lowest), how: `the plan sets sriov_numvfs of ${p.device.name} to ${lowest}` }
-          : null;
+    // A PF that leaves its driver takes its VFs along; the kernel changes a VF count only from or
+    // to 0, so any set-numvfs on a PF with VFs removes all of them first.
+    const resets = (numvfs.get(p.device.key) ?? []).some((s) => s.kind === 'set-numvfs' && s.to === 0);
+    const how = unbinds !== null ? `the plan unbinds ${p.device.name} from ${unbinds}` : resets ? `the plan sets sriov_numvfs of ${p.device.name} to 0` : null;
+    const destroysVfs = how !== null && vfs.length > 0 ? { vfs, how } : null;
     return { device: p.device, change: p.change, unbinds, destroysVfs, ...(p.rule && { rule: p.rule }) };
   });
   const outcome = inUseGuards(ctx.host, subjects, force);
