@@ -141,7 +141,10 @@ function readStateText(path: string): string {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (!code) throw e;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code;
+    // Other codes in words too (ELOOP, ENOTDIR, ENAMETOOLONG, EIO): Node's message is
+    // `CODE: description, syscall 'path'`, and the path is already in the diagnostic.
+    const words = (e as Error).message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/s, '');
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : `${words} (${code})`;
     throw problems('input', path, [{ file: path, message: `cannot read the state file: ${why}` }]);
   }
 }
