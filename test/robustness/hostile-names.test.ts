@@ -2,7 +2,7 @@
 // the kernel-name grammar, the layout builders, the executor's check of a (possibly saved, possibly
 // edited) plan, and modprobe's argument list. Nothing may reach a write or a process.
 
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -12,6 +12,7 @@ import { VrError } from '../../src/domain/errors.js';
 import { isDeviceName, isDriverName, isModuleName } from '../../src/domain/names.js';
 import type { Plan, Step } from '../../src/domain/types.js';
 import { SystemModules } from '../../src/observe/modules.js';
+import { FsSysfsPort } from '../../src/sysfs/fs-port.js';
 import { layout } from '../../src/sysfs/layout.js';
 import { GPU, labHost, LAB_STATE, XGMAC } from './lab.js';
 import { planState, ports } from './support.js';
@@ -136,6 +137,40 @@ s('executor refuses a set-numvfs count that is not a whole number from 0 to 6553
 s('executor refuses a step kind it does not know, before any write', async () => {
   for (const kind of ['remove', 'rescan', 'new_id', '', 'PROBE']) {
     await assertRefusedBeforeAnyWrite({ kind, device: `pci/${GPU}`, group: '1' }, `step kind ${JSON.stringify(kind)}`);
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// FsSysfsPort: `..` and absolute paths are refused by name (test/kernel/fs-port.test.ts); a tree
+// given with --sysfs-root (a snapshot from elsewhere) can also lead a path out through a symlink.
+
+s('FsSysfsPort refuses a write that a symlink in the tree leads out of the root', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vr-escape-'));
+  try {
+    const root = join(dir, 'sysfs');
+    mkdirSync(join(root, 'bus/pci/drivers'), { recursive: true });
+    mkdirSync(join(root, 'devices/pci0000:00/0000:00:1c.0'), { recursive: true });
+    mkdirSync(join(root, 'bus/pci/devices'), { recursive: true });
+    mkdirSync(join(dir, 'outside'));
+    writeFileSync(join(dir, 'outside/unbind'), 'precious\n');
+    symlinkSync('../../../../outside', join(root, 'bus/pci/drivers/relative'));
+    symlinkSync(join(dir, 'outside'), join(root, 'bus/pci/drivers/absolute'));
+    // The kernel's own links stay inside the root, and writes through them must keep working.
+    writeFileSync(join(root, 'devices/pci0000:00/0000:00:1c.0/driver_override'), '(null)\n');
+    symlinkSync('../../../devices/pci0000:00/0000:00:1c.0', join(root, 'bus/pci/devices/0000:00:1c.0'));
+
+    const port = new FsSysfsPort(root);
+    for (const driver of ['relative', 'absolute']) {
+      await port.write(layout.driverAttr('pci', driver, 'unbind'), '0000:00:1c.0').then(
+        () => undefined,
+        () => undefined,
+      );
+    }
+    assert.is(readFileSync(join(dir, 'outside/unbind'), 'utf8'), 'precious\n', 'a write escaped the sysfs root through a symlink');
+    await port.write(layout.attr('pci', '0000:00:1c.0', 'driver_override'), 'vfio-pci');
+    assert.is(readFileSync(join(root, 'devices/pci0000:00/0000:00:1c.0/driver_override'), 'utf8'), 'vfio-pci');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
