@@ -1,23 +1,22 @@
 // SysfsPort over a real directory: /sys on a live host, a temp tree in tests, a --sysfs-root
 // snapshot. Reads are synchronous on purpose: observe reads thousands of tiny files and sync calls
 // are markedly faster than promises for that. Writes are async so that a write the kernel blocks
-// (unbind of a busy device) does not freeze the event loop and the caller can bound it.
+// (unbind of a busy device) does not freeze the event loop and the caller can bound it; the CLI
+// hands in a WriteWorker so that such a write blocks a child process, not this one.
 
-import { constants, promises as fsp, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { KernelWriteError } from '../domain/errors.js';
 import type { SysfsPort } from './port.js';
-
-// O_WRONLY: write-only attributes (bind, unbind, drivers_probe) refuse a read open with EACCES.
-// No O_CREAT: an absent attribute must fail with ENOENT as on sysfs, not appear as a new file in
-// a tree. O_TRUNC so a value written into a plain-file tree replaces the previous one.
-const WRITE_FLAGS = constants.O_WRONLY | constants.O_TRUNC;
+import { inProcessWriter, type AttrWriter } from './write-attr.js';
 
 export class FsSysfsPort implements SysfsPort {
   readonly root: string;
+  private readonly writer: AttrWriter;
 
-  constructor(root: string) {
+  constructor(root: string, opts: { writer?: AttrWriter } = {}) {
     this.root = root;
+    this.writer = opts.writer ?? inProcessWriter;
   }
 
   /** Absolute path of a root-relative sysfs path; throws for anything that could leave the root. */
@@ -61,20 +60,12 @@ export class FsSysfsPort implements SysfsPort {
 
   async write(path: string, value: string): Promise<void> {
     const file = this.resolve(path);
-    let handle: fsp.FileHandle | undefined;
     try {
-      handle = await fsp.open(file, WRITE_FLAGS);
-      // One write(2) is one ->store() call: the whole value must go in a single write.
-      const { bytesWritten } = await handle.write(value);
-      if (bytesWritten !== Buffer.byteLength(value)) {
-        throw new KernelWriteError('EIO', path, value, `short write: ${bytesWritten} bytes`);
-      }
+      await this.writer.write(file, value);
     } catch (err) {
-      if (err instanceof KernelWriteError) throw err;
-      const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
-      throw new KernelWriteError(code, path, value);
-    } finally {
-      await handle?.close().catch(() => undefined);
+      // A failure without an errno (the write worker died) keeps its message as the detail.
+      const e = err as { code?: string; detail?: string; message?: string };
+      throw new KernelWriteError(e.code ?? 'EIO', path, value, e.code ? e.detail : e.message);
     }
   }
 }

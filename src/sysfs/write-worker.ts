@@ -1,0 +1,91 @@
+// Sysfs writes in a child process. A write the kernel blocks (unbind of a device a VM holds) sleeps
+// uninterruptibly: not even SIGKILL ends it (kernel-abi.md section 8). Made from this process, it
+// would pin a libuv thread and keep the tool from exiting. Made from a child, it pins the child:
+// once the write has taken longer than `holdMs`, the child is abandoned (it no longer keeps this
+// process alive, and no later write goes to it), and the next write (the rollback's) gets a fresh
+// child. Reporting the hang is the caller's job (apply/io.ts bounds every write with a timeout).
+
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { WriteFailure, type AttrWriter } from './write-attr.js';
+
+const CHILD = fileURLToPath(new URL('./write-child.js', import.meta.url));
+
+interface Answer {
+  id: number;
+  ok?: true;
+  code?: string;
+  detail?: string;
+}
+
+export interface WriteWorkerOptions {
+  /** After this long a write's child is abandoned; default: never (only a newer write replaces it). */
+  holdMs?: number;
+}
+
+export class WriteWorker implements AttrWriter {
+  /** Pids of children abandoned with a write still in the kernel. */
+  readonly abandoned: number[] = [];
+  private idle: ChildProcess | null = null;
+  private nextId = 1;
+
+  constructor(private readonly opts: WriteWorkerOptions = {}) {}
+
+  write(file: string, value: string): Promise<void> {
+    // A child still busy with an earlier write is never reused: whoever waited for that write gave
+    // up on it, and this write must not queue behind it.
+    const child = this.idle ?? spawnChild();
+    this.idle = null;
+    const id = this.nextId++;
+    return new Promise<void>((resolve, reject) => {
+      let abandoned = false;
+      const hold =
+        this.opts.holdMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              abandoned = true;
+              child.channel?.unref();
+              if (child.pid !== undefined) this.abandoned.push(child.pid);
+            }, this.opts.holdMs);
+      hold?.unref();
+      /** Settles the write; `reusable`: the child answered and can take the next one. */
+      const settle = (reusable: boolean, err?: Error): void => {
+        clearTimeout(hold);
+        child.off('message', onMessage).off('exit', onExit).off('error', onError);
+        if (reusable && !abandoned && !this.idle) {
+          child.channel?.unref();
+          this.idle = child;
+        } else if (child.connected) child.disconnect();
+        if (err) reject(err);
+        else resolve();
+      };
+      const onMessage = (msg: Answer): void => {
+        if (msg.id === id) settle(true, msg.ok ? undefined : new WriteFailure(msg.code ?? 'EIO', msg.detail));
+      };
+      const onExit = (code: number | null, signal: string | null): void =>
+        settle(false, new Error(`the write worker (pid ${child.pid}) exited (${signal ?? `code ${code}`}) during the write`));
+      const onError = (err: Error): void => settle(false, new Error(`the write worker failed: ${err.message}`));
+      child.on('message', onMessage).on('exit', onExit).on('error', onError);
+      // While the write is pending the channel keeps this process alive, so an unbounded caller
+      // still gets its answer.
+      child.channel?.ref();
+      child.send({ id, file, value });
+    });
+  }
+
+  /** Lets the idle child go (it exits); abandoned ones go when their write returns. */
+  close(): void {
+    this.idle?.disconnect();
+    this.idle = null;
+  }
+}
+
+function spawnChild(): ChildProcess {
+  // No stdio: a child stuck in a write must not hold the parent's pipes open after it exits.
+  const child = fork(CHILD, [], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'], execArgv: [] });
+  child.unref();
+  child.channel?.unref();
+  // An 'error' with no listener would crash the tool; each write listens for its own.
+  child.on('error', () => undefined);
+  return child;
+}
