@@ -19,8 +19,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       helpGroup: 'GLOBAL',
     }),
     'state-dir': Flags.string({
-      summary: 'Directory for apply journals and the managed-device set (reserved: this version keeps no state there).',
-      default: '/var/lib/vfio-reconcile',
+      summary:
+        'Directory for the apply lock, journals and the managed-device set [default: /var/lib/vfio-reconcile for /sys; none for another --sysfs-root].',
+      env: 'VFIO_RECONCILE_STATE_DIR',
       helpGroup: 'GLOBAL',
     }),
     color: Flags.boolean({

@@ -8,7 +8,10 @@ import { join } from 'node:path';
 import { VrError } from '../domain/errors.js';
 import { liveHostEnv, type HostEnv } from '../observe/host-env.js';
 import { runningKernelModules } from '../observe/modules.js';
+import { DEFAULT_WRITE_TIMEOUT_MS } from '../apply/executor.js';
+import type { StateHost } from '../state/host.js';
 import { FsSysfsPort } from '../sysfs/fs-port.js';
+import { WriteWorker } from '../sysfs/write-worker.js';
 import { pciIdsPaths, pciNames, type Names } from './names.js';
 import type { ModulePort, SysfsPort } from '../sysfs/port.js';
 
@@ -26,12 +29,16 @@ export interface RunEnv {
    * `ip` describe this machine, not a copied tree, whose plan then checks boot VGA only.
    */
   usage?: HostEnv;
+  /** Boot id, clock and process table for the state dir's lock and journal; the live machine's when absent. */
+  stateHost?: StateHost;
 }
 
 export interface EnvRequest {
   sysfsRoot: string;
   /** `--hostname`: plan as if on that host. */
   hostname?: string;
+  /** `--write-timeout`: how long a write may block before its worker process is abandoned. */
+  writeTimeoutMs?: number;
 }
 
 export type EnvFactory = (req: EnvRequest) => RunEnv;
@@ -48,7 +55,8 @@ export function openEnv(req: EnvRequest): RunEnv {
   const root = checkedRoot(req.sysfsRoot);
   const live = root === '/sys';
   const names = pciNames(pciIdsPaths(process.env));
-  const sysfs = new FsSysfsPort(root);
+  // Writes go through a child process, so one the kernel blocks cannot keep the tool from exiting.
+  const sysfs = new FsSysfsPort(root, { writer: new WriteWorker({ holdMs: req.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS }) });
   return {
     sysfs,
     modules: live ? runningKernelModules() : new DetachedModules(req.sysfsRoot),

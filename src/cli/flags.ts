@@ -12,3 +12,12 @@ export const planFlags = {
     summary: "Hostname to match against the state file's hosts: globs (default: this machine's).",
   }),
 };
+
+/** Flags of the commands that write (apply, rollback): they serialize on the state dir's lock. */
+export const lockFlags = {
+  'lock-timeout': Flags.integer({
+    summary: 'Seconds to wait for another apply or rollback to release the lock (0: fail at once).',
+    default: 30,
+    min: 0,
+  }),
+};

@@ -2,10 +2,11 @@
 // an orderly stop (the step in flight finishes, then everything done is rolled back).
 
 import { execute } from '../apply/executor.js';
-import type { ApplyResult } from '../apply/result.js';
+import type { ApplyHooks, ApplyResult } from '../apply/result.js';
 import type { Plan } from '../domain/types.js';
 import { progressHooks } from './apply-view.js';
 import { palette } from './color.js';
+import type { ApplyJournal } from '../state/session.js';
 import type { RunEnv } from './context.js';
 
 export interface ApplyRunOptions {
@@ -13,19 +14,22 @@ export interface ApplyRunOptions {
   /** Step-by-step lines on stderr (a terminal is watching). */
   progress: boolean;
   color: boolean;
+  /** The state dir's write-ahead journal (state/session.ts); absent when the run keeps no state. */
+  journal?: ApplyJournal;
 }
 
 export async function applyPlan(plan: Plan, env: RunEnv, opts: ApplyRunOptions): Promise<ApplyResult> {
   const abort = new AbortController();
-  const stop = (signal: NodeJS.Signals): void => abort.abort(signal);
+  const stop = (signal: NodeJS.Signals): void => {
+    opts.journal?.signal(signal);
+    abort.abort(signal);
+  };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  const progress = opts.progress ? progressHooks((t) => process.stderr.write(t), palette(opts.color)) : undefined;
+  const go = (hooks?: ApplyHooks) => execute(plan, env, { writeTimeoutMs: opts.writeTimeoutMs, signal: abort.signal, ...(hooks ? { hooks } : {}) });
   try {
-    return await execute(plan, env, {
-      writeTimeoutMs: opts.writeTimeoutMs,
-      signal: abort.signal,
-      ...(opts.progress ? { hooks: progressHooks((t) => process.stderr.write(t), palette(opts.color)) } : {}),
-    });
+    return await (opts.journal ? opts.journal.run(plan, progress, go) : go(progress));
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);

@@ -4,7 +4,7 @@
 import { loadStateFile } from '../desire/load.js';
 import { EXIT } from '../domain/errors.js';
 import { hostMatches, resolve } from '../desire/resolve.js';
-import type { Host, Plan, StateFile } from '../domain/types.js';
+import type { DeviceKey, Host, Plan, StateFile } from '../domain/types.js';
 import { observe } from '../observe/observe.js';
 import { gatherUsage } from '../observe/usage.js';
 import { toPlanDocument, type PlanDocument } from '../plan/document.js';
@@ -28,11 +28,12 @@ export function observeHost(env: RunEnv): Host {
   return host;
 }
 
-export function planState(env: RunEnv, statePath: string, opts: { force: boolean }): PlanRun {
+/** `managed`: devices an earlier apply changed (the state dir's managed set), for prune and drift. */
+export function planState(env: RunEnv, statePath: string, opts: { force: boolean; managed?: DeviceKey[] }): PlanRun {
   const state = loadStateFile(statePath);
   if (!hostMatches(state, env.hostname)) return { kind: 'elsewhere', state, hostname: env.hostname };
   const host = observeHost(env);
-  const p = plan(host, resolve(state, host), { force: opts.force });
+  const p = plan(host, resolve(state, host), { force: opts.force, managed: opts.managed ?? [] });
   return { kind: 'planned', state, host, plan: p, doc: toPlanDocument(p, host) };
 }
 

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
-import { planFlags, stateArg } from '../cli/flags.js';
+import { lockFlags, planFlags, stateArg } from '../cli/flags.js';
 
 export default class Apply extends BaseCommand<typeof Apply> {
   static override summary = 'Make the host match a state file: plan, write, verify, roll back on failure.';
@@ -26,6 +26,7 @@ failed; with --dry-run "result" is null.`;
   static override args = { state: stateArg };
   static override flags = {
     ...planFlags,
+    ...lockFlags,
     'dry-run': Flags.boolean({ summary: 'Plan and print, write nothing.' }),
     'write-timeout': Flags.integer({ summary: 'Seconds to wait for one sysfs write or module load before giving up.', default: 30, min: 1 }),
   };
@@ -33,32 +34,50 @@ failed; with --dry-run "result" is null.`;
   public async run(): Promise<unknown> {
     const { openEnv } = await import('../cli/context.js');
     const { elsewhereNote, planExitCode, planState, planText } = await import('../cli/run-plan.js');
-    const env = openEnv({ sysfsRoot: this.flags['sysfs-root'], hostname: this.flags.hostname });
-    const run = planState(env, this.args.state, { force: this.flags.force });
-    if (run.kind === 'elsewhere') {
-      const note = elsewhereNote(run);
-      this.log(note.message);
-      return note;
+    const { openApplyState, peekState } = await import('../state/session.js');
+    const env = openEnv({ sysfsRoot: this.flags['sysfs-root'], hostname: this.flags.hostname, writeTimeoutMs: this.flags['write-timeout'] * 1000 });
+    const say = (line: string): void => void process.stderr.write(`${line}\n`);
+    // The lock comes before observing: the plan must be made against a host no one else is changing.
+    const state = this.flags['dry-run']
+      ? null
+      : await openApplyState(env, {
+          dir: this.flags['state-dir'],
+          lockTimeoutMs: this.flags['lock-timeout'] * 1000,
+          command: `vfio-reconcile apply ${this.argv.join(' ')}`,
+          tool: `vfio-reconcile ${this.config.version}`,
+          say,
+        });
+    try {
+      const managed = state ? state.managed : peekState(env, this.flags['state-dir'], say);
+      const run = planState(env, this.args.state, { force: this.flags.force, managed });
+      if (run.kind === 'elsewhere') {
+        const note = elsewhereNote(run);
+        this.log(note.message);
+        return note;
+      }
+      if (this.flags['dry-run']) {
+        this.log(planText(run.doc, env, this.color));
+        this.setExitCode(planExitCode(run.doc, false));
+        return { plan: run.doc, result: null };
+      }
+      // A blocked plan is refused by execute, whose message lists what blocks it.
+      if (run.plan.applyable) this.log(planText(run.doc, env, this.color));
+      const { applyPlan } = await import('../cli/run-apply.js');
+      const result = await applyPlan(run.plan, env, {
+        writeTimeoutMs: this.flags['write-timeout'] * 1000,
+        progress: Boolean(process.stderr.isTTY),
+        color: this.color,
+        ...(state ? { journal: state.journal } : {}),
+      });
+      const { appliedSummary } = await import('../cli/apply-view.js');
+      const { applyError } = await import('../apply/result.js');
+      const failed = applyError(result);
+      if (failed) return this.failWith(failed, { plan: run.doc, result });
+      const summary = appliedSummary(run.doc, result);
+      if (summary) this.log(summary);
+      return { plan: run.doc, result };
+    } finally {
+      state?.release();
     }
-    if (this.flags['dry-run']) {
-      this.log(planText(run.doc, env, this.color));
-      this.setExitCode(planExitCode(run.doc, false));
-      return { plan: run.doc, result: null };
-    }
-    // A blocked plan is refused by execute, whose message lists what blocks it.
-    if (run.plan.applyable) this.log(planText(run.doc, env, this.color));
-    const { applyPlan } = await import('../cli/run-apply.js');
-    const result = await applyPlan(run.plan, env, {
-      writeTimeoutMs: this.flags['write-timeout'] * 1000,
-      progress: Boolean(process.stderr.isTTY),
-      color: this.color,
-    });
-    const { appliedSummary } = await import('../cli/apply-view.js');
-    const { applyError } = await import('../apply/result.js');
-    const failed = applyError(result);
-    if (failed) return this.failWith(failed, { plan: run.doc, result });
-    const summary = appliedSummary(run.doc, result);
-    if (summary) this.log(summary);
-    return { plan: run.doc, result };
   }
 }

@@ -36,7 +36,9 @@ Exit codes: 0 shown; 1 bad sysfs root or state file.
     const { statusOf } = await import('../cli/run-status.js');
     const { palette } = await import('../cli/color.js');
     const { renderGroups, renderStatus } = await import('../cli/status-view.js');
+    const { peekState } = await import('../state/session.js');
     const env = openEnv({ sysfsRoot: this.flags['sysfs-root'] });
+    peekState(env, this.flags['state-dir'], (line) => void process.stderr.write(`${line}\n`));
     const { doc, note } = statusOf(env, this.args.state, this.flags.bus);
     if (note) this.log(note);
     const p = palette(this.color);
