@@ -26,14 +26,13 @@ export interface StorageFacts {
 
 export function storageUsage(env: HostEnv, ownerOf: OwnerOf, facts: StorageFacts, add: AddFact): void {
   const blocks = readBlocks(env.sysfs);
-  const names = (source: string) => deviceNames(env.devRoot, source);
+  // Each source resolved once: hosts with many containers have thousands of mounts.
+  const mounts = facts.mounts.map((m) => ({ ...m, names: deviceNames(env.devRoot, m.source) }));
+  const swaps = facts.swaps.map((f) => deviceNames(env.devRoot, f));
+  const named = (names: string[], b: BlockDev): boolean => names.includes(b.name) || (b.dmName !== null && names.includes(b.dmName));
   const mountPoints = (b: BlockDev): string[] =>
-    unique(
-      facts.mounts
-        .filter((m) => (b.devno !== null && m.devno === b.devno) || names(m.source).includes(b.name) || (b.dmName !== null && names(m.source).includes(b.dmName)))
-        .map((m) => m.mountPoint),
-    );
-  const swapped = (b: BlockDev): boolean => facts.swaps.some((f) => names(f).includes(b.name) || (b.dmName !== null && names(f).includes(b.dmName)));
+    unique(mounts.filter((m) => (b.devno !== null && m.devno === b.devno) || named(m.names, b)).map((m) => m.mountPoint));
+  const swapped = (b: BlockDev): boolean => swaps.some((names) => named(names, b));
 
   for (const disk of blocks.values()) {
     if (!/\/block\/[^/]+$/.test(disk.path)) continue; // partitions are reached from their disk
