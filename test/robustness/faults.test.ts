@@ -11,32 +11,9 @@ import { applyError, describeStep, type ApplyResult } from '../../src/apply/resu
 import { splitKey } from '../../src/domain/names.js';
 import type { Host, Plan, Step } from '../../src/domain/types.js';
 import type { KernelModel } from '../../src/kernel/model.js';
-import type { ModulePort } from '../../src/sysfs/port.js';
+import { applyWithFault, faultsFor, HANG_MS, type Fault } from './inject.js';
 import { labHost, LAB_STATE } from './lab.js';
 import { comparable, hostOf, planState } from './support.js';
-
-/** Every errno kernel-abi.md lists for the attributes the tool writes. */
-const ERRNOS = ['ENODEV', 'EBUSY', 'EINVAL', 'EIO', 'EEXIST', 'ENOENT', 'EACCES', 'EAGAIN', 'ERANGE'] as const;
-const STRERROR: Record<string, string> = {
-  ENODEV: 'No such device', EBUSY: 'Device or resource busy', EINVAL: 'Invalid argument', EIO: 'Input/output error',
-  EEXIST: 'File exists', ENOENT: 'No such file or directory', EACCES: 'Permission denied',
-  EAGAIN: 'Resource temporarily unavailable', ERANGE: 'Numerical result out of range',
-};
-const HANG_MS = 20;
-
-/** How a step is made to fail: a kernel errno, a write that never returns, or a quieter failure. */
-type Fault = (typeof ERRNOS)[number] | 'hang' | 'silent-probe' | 'moved-before-verify';
-
-function faultsFor(step: Step): Fault[] {
-  switch (step.kind) {
-    case 'verify':
-      return ['moved-before-verify'];
-    case 'probe':
-      return [...ERRNOS, 'hang', 'silent-probe'];
-    default:
-      return [...ERRNOS, 'hang'];
-  }
-}
 
 const labPlan = (k: KernelModel): Plan => planState(k, LAB_STATE);
 
@@ -47,26 +24,6 @@ function bindPlan(k: KernelModel): Plan {
   return { ...p, steps: p.steps.map((s) => (s.kind === 'probe' ? { kind: 'bind', device: s.device, driver: target(s.device), group: s.group } : s)) };
 }
 
-/** Arms `fault` so that it hits the step about to run (called from onStepStart). */
-async function arm(k: KernelModel, step: Step, fault: Fault, plan: Plan): Promise<void> {
-  if (step.kind === 'load-module') {
-    if (fault !== 'hang') k.failModule(step.module, `modprobe: ERROR: could not insert '${step.module}': ${STRERROR[fault]}`);
-    return;
-  }
-  const { bus, name } = splitKey(step.device);
-  if (fault === 'silent-probe') {
-    // drivers_probe succeeds, but the probe of the override's driver fails: nothing binds.
-    const verify = plan.steps.find((s) => s.kind === 'verify' && s.device === step.device) as Extract<Step, { kind: 'verify' }>;
-    k.failProbe(verify.driver!, name, 'ENXIO');
-  } else if (fault === 'moved-before-verify') {
-    // Something else (udev, another tool) unbinds the device between its probe and the check.
-    const driver = k.dev(name).driver;
-    if (driver !== null) await k.write(`bus/${bus}/drivers/${driver}/unbind`, name);
-  } else {
-    k.inject({ path: /./, errno: fault === 'hang' ? 'hang' : fault }); // the step's own write is the next one
-  }
-}
-
 interface Run {
   k: KernelModel;
   plan: Plan;
@@ -74,20 +31,11 @@ interface Run {
   result: ApplyResult;
 }
 
-async function applyWithFault(makePlan: (k: KernelModel) => Plan, index: number, fault: Fault): Promise<Run> {
+async function breakStep(makePlan: (k: KernelModel) => Plan, index: number, fault: Fault): Promise<Run> {
   const k = labHost();
   const plan = makePlan(k);
   const before = hostOf(k);
-  const step = plan.steps[index]!;
-  // A modprobe that never returns (the model's own loads always do).
-  const modules: ModulePort =
-    step.kind === 'load-module' && fault === 'hang'
-      ? { available: () => k.available(), load: (m) => (m === step.module ? new Promise<void>(() => undefined) : k.load(m)) }
-      : k;
-  const result = await execute(plan, { sysfs: k, modules }, {
-    writeTimeoutMs: HANG_MS,
-    hooks: { onStepStart: (s, i) => (i === index ? arm(k, s, fault, plan) : undefined) },
-  });
+  const result = await applyWithFault(k, plan, { index, fault });
   return { k, plan, before, result };
 }
 
@@ -128,7 +76,7 @@ async function checkEveryFault(makePlan: (k: KernelModel) => Plan, only?: Step['
     if (only !== undefined && step.kind !== only) continue;
     for (const fault of faultsFor(step)) {
       const label = `step ${index + 1} (${describeStep(step)}) meets ${fault}`;
-      const run = await applyWithFault(makePlan, index, fault);
+      const run = await breakStep(makePlan, index, fault);
       assertExplained(run, index, fault, label);
       const hung = run.result.rollback?.failed.find((f) => /never returned/.test(f.message));
       if (fault === 'hang' && step.kind !== 'load-module') {
@@ -182,7 +130,7 @@ s('a plan that binds instead of probing: every bind fault is rolled back too', a
 s('a refused VF count change brings the PF back to its old VF, bound as before', async () => {
   const steps = labPlan(labHost()).steps;
   const second = steps.findIndex((st) => st.kind === 'set-numvfs' && st.to !== 0);
-  const run = await applyWithFault(labPlan, second, 'EIO');
+  const run = await breakStep(labPlan, second, 'EIO');
   assert.is(run.result.outcome, 'rolled-back');
   assert.equal(run.k.dev('0000:5e:00.0').virtfns, ['0000:5e:00.1']);
   assert.is(run.k.dev('0000:5e:00.1').driver, 'iavf');
@@ -190,7 +138,7 @@ s('a refused VF count change brings the PF back to its old VF, bound as before',
 
 s('modules loaded before a failure stay loaded, and the user is told so', async () => {
   const steps = labPlan(labHost()).steps;
-  const run = await applyWithFault(labPlan, steps.findIndex((st) => st.kind === 'probe'), 'EIO');
+  const run = await breakStep(labPlan, steps.findIndex((st) => st.kind === 'probe'), 'EIO');
   assert.equal(run.result.modulesLoaded, ['vfio_pci', 'vfio_platform']);
   assert.equal(run.k.loadedModules().filter((m) => m.startsWith('vfio')), ['vfio_pci', 'vfio_platform']);
   assert.match(applyError(run.result)!.message, 'Modules loaded by this apply stay loaded: vfio_pci, vfio_platform.');
