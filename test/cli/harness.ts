@@ -51,7 +51,7 @@ export async function runIn(cmd: Runnable, argv: string[]): Promise<CliResult> {
  * (tests that want names pass VFIO_RECONCILE_PCI_IDS); an undefined env value unsets it.
  */
 export function runOut(argv: string[], env: Record<string, string | undefined> = {}): CliResult {
-  const merged: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', VFIO_RECONCILE_PCI_IDS: '', VFIO_RECONCILE_SYSFS_ROOT: undefined, ...env };
+  const merged: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, VFIO_RECONCILE_PCI_IDS: '', VFIO_RECONCILE_SYSFS_ROOT: undefined, ...env };
   const childEnv = Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== undefined));
   const r = spawnSync(process.execPath, [join(packageRoot, 'bin/run.js'), ...argv], {
     cwd: packageRoot,

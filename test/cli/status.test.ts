@@ -54,7 +54,7 @@ s('with a state file, each managed device names its rule and line', () => {
 
 s('--groups gives each IOMMU group a verdict and names the member that blocks it', () => {
   const r = status(gpuTree.dir, '--groups');
-  assert.is(r.exitCode, 0);
+  assert.is(r.exitCode, 0, r.stderr);
   assert.match(r.stdout, /^IOMMU group 1: not viable for VFIO: 0000:01:00\.0 on nouveau, .*; 0000:01:00\.1 on snd_hda_intel/m);
   assert.match(r.stdout, /^IOMMU group 12: viable for VFIO$/m);
   assert.match(r.stdout, /^ {2}0000:00:01\.0\s+8086:460d\s+pcieport$/m);
@@ -72,7 +72,7 @@ s('--json carries devices and groups', () => {
 
 s('--bus platform lists platform devices with their compatible', () => {
   const r = status(armTree.dir, '--bus', 'platform');
-  assert.is(r.exitCode, 0);
+  assert.is(r.exitCode, 0, r.stderr);
   assert.match(line(r.stdout, 'e0700000.xgmac'), /^e0700000\.xgmac\s+amd,xgbe-seattle-v1a\s+-\s+amd-xgbe/);
   assert.is(status(gpuTree.dir, '--bus', 'platform').stdout.trim(), 'No devices found.');
   assert.is(status(gpuTree.dir, '--bus', 'usb').exitCode, 1);
