@@ -37,6 +37,7 @@
 import { KernelWriteError } from '../domain/errors.js';
 import { isDeviceName, isVfioDriver, moduleNameOf } from '../domain/names.js';
 import type { Bus, Host } from '../domain/types.js';
+import { assertRootRelative } from '../sysfs/path.js';
 import type { ModulePort, SysfsPort } from '../sysfs/port.js';
 import { Faults, isBlocked, type Fault, type Outcome } from './faults.js';
 import { buildFromHost } from './from-host.js';
@@ -330,6 +331,11 @@ export class KernelModel implements SysfsPort, ModulePort {
   }
 
   write(path: string, value: string): Promise<void> {
+    try {
+      assertRootRelative(path);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const record: WriteRecord = { path, value, result: 'pending' };
     this.writes.push(record);
     return new Promise<void>((resolve, reject) => {
@@ -445,10 +451,7 @@ export class KernelModel implements SysfsPort, ModulePort {
     return target.store(value);
   }
 
-  // ---------------------------------------------------------------------------------------------
-  // Internals: the virtual file system
-
-  /** The model's state, for the tree writer and from-host (not for tests: use dev() and friends). */
+  /** The raw state, for writeSysfsTree; tests read through dev() and friends instead. */
   get state(): KernelState {
     return this.s;
   }

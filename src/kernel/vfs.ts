@@ -3,6 +3,7 @@
 // reads here and the tree writeSysfsTree materialises agree.
 
 import type { Bus } from '../domain/types.js';
+import { assertRootRelative } from '../sysfs/path.js';
 import type { Outcome } from './faults.js';
 import type { KernelOps } from './ops.js';
 import type { KDevice, KDriver, KernelState } from './state.js';
@@ -31,15 +32,18 @@ export class VirtualSysfs {
     return view;
   }
 
+  /** Throws, like FsSysfsPort, for a path that is absolute or climbs out of the root. */
   lookup(path: string): VNode | undefined {
-    const parts = path.split('/').filter((p) => p !== '');
+    assertRootRelative(path);
+    const parts = path.split('/').filter((p) => p !== '' && p !== '.');
     const [top, a, b, c, ...rest] = parts;
-    if (parts.length === 0) return dir(['bus', 'devices', 'kernel', 'module', 'firmware']);
+    if (parts.length === 0) return dir(['bus', 'kernel', 'module']);
     if (top === 'bus') return this.lookupBus(parts.slice(1));
     if (top === 'module') {
       if (a === undefined) return dir(this.s.loadedModules());
       return b === undefined && this.s.modules.get(a)?.loaded ? dir([]) : undefined;
     }
+    if (top === 'kernel' && a === undefined) return dir(['iommu_groups']);
     if (top === 'kernel' && a === 'iommu_groups') {
       const groups = groupNumbers(this.s);
       if (b === undefined) return dir(groups);

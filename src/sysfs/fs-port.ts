@@ -4,9 +4,10 @@
 // (unbind of a busy device) does not freeze the event loop and the caller can bound it; the CLI
 // hands in a WriteWorker so that such a write blocks a child process, not this one.
 
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
+import { basename, dirname, join, sep } from 'node:path';
 import { KernelWriteError } from '../domain/errors.js';
+import { assertRootRelative } from './path.js';
 import type { SysfsPort } from './port.js';
 import { inProcessWriter, type AttrWriter } from './write-attr.js';
 
@@ -21,13 +22,29 @@ export class FsSysfsPort implements SysfsPort {
 
   /** Absolute path of a root-relative sysfs path; throws for anything that could leave the root. */
   resolve(path: string): string {
-    if (path.startsWith('/') || path.includes('\0')) {
-      throw new Error(`sysfs path must be relative to the root: ${JSON.stringify(path)}`);
-    }
-    if (path.split('/').some((part) => part === '..')) {
-      throw new Error(`sysfs path must not climb out of the root: ${JSON.stringify(path)}`);
-    }
+    assertRootRelative(path);
     return path === '' ? this.root : join(this.root, path);
+  }
+
+  /**
+   * The kernel's own links never leave /sys, but a --sysfs-root tree is just files: refuse a write
+   * that its symlinks would carry outside the root. Reads may follow them; they change nothing.
+   */
+  private assertLandsInside(path: string, file: string): void {
+    const root = realpathSync(this.root);
+    let real: string;
+    try {
+      real = realpathSync(file);
+    } catch {
+      try {
+        real = join(realpathSync(dirname(file)), basename(file));
+      } catch {
+        return; // nothing there: the open fails with the kernel's ENOENT
+      }
+    }
+    if (real !== root && !real.startsWith(root.endsWith(sep) ? root : root + sep)) {
+      throw new Error(`refusing to write ${path}: its symlinks lead out of the sysfs root ${this.root} (to ${real})`);
+    }
   }
 
   read(path: string): string | null {
@@ -60,6 +77,7 @@ export class FsSysfsPort implements SysfsPort {
 
   async write(path: string, value: string): Promise<void> {
     const file = this.resolve(path);
+    this.assertLandsInside(path, file);
     try {
       await this.writer.write(file, value);
     } catch (err) {

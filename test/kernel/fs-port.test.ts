@@ -49,6 +49,27 @@ fsp('paths that could leave the root are refused before any I/O', async ({ port 
   }
 });
 
+fsp('a write that the tree\'s symlinks would carry out of the root is refused; links inside work', async ({ dir, port }) => {
+  const outside = mkdtempSync(join(tmpdir(), 'vr-outside-'));
+  try {
+    writeFileSync(join(outside, 'unbind'), 'precious\n');
+    symlinkSync(outside, join(dir, 'a/escape'));
+    symlinkSync(join(outside, 'unbind'), join(dir, 'a/b/unbind'));
+    symlinkSync('b', join(dir, 'a/inside'));
+    for (const path of ['a/escape/unbind', 'a/b/unbind', 'a/escape/new']) {
+      await port.write(path, 'x').then(
+        () => assert.unreachable(`write to ${path} should be refused`),
+        (err: Error) => assert.match(err.message, /out of the sysfs root/),
+      );
+    }
+    assert.is(readFileSync(join(outside, 'unbind'), 'utf8'), 'precious\n');
+    await port.write('a/inside/driver_override', 'vfio-pci');
+    assert.is(readFileSync(join(dir, 'a/b/driver_override'), 'utf8'), 'vfio-pci');
+  } finally {
+    rmSync(outside, { recursive: true, force: true });
+  }
+});
+
 fsp('write replaces the value in one write; an absent attribute is ENOENT, not a new file', async ({ dir, port }) => {
   await port.write('a/b/driver_override', 'vfio-pci');
   assert.is(readFileSync(join(dir, 'a/b/driver_override'), 'utf8'), 'vfio-pci');

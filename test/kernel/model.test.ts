@@ -270,6 +270,19 @@ files('write-only attributes cannot be read; absent ones cannot be written', asy
   assert.is(k.dev(NIC).driver, null);
 });
 
+files('paths outside the root are refused like FsSysfsPort refuses them', async () => {
+  const k = workstation();
+  assert.throws(() => k.read('/sys/bus/pci/devices'), /relative/);
+  assert.throws(() => k.list('bus/../..'), /climb/);
+  await k.write('bus/pci/../../etc/passwd', 'x').then(
+    () => assert.unreachable('the write should be refused'),
+    (err: Error) => assert.match(err.message, /climb/),
+  );
+  assert.equal(k.writes, []);
+  assert.equal(k.list(''), ['bus', 'kernel', 'module']);
+  assert.equal(k.list('kernel'), ['iommu_groups']);
+});
+
 files('k.writes logs every write with its result', async () => {
   const k = workstation();
   assert.equal(k.writes, []);

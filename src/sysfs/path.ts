@@ -1,0 +1,11 @@
+// The port contract's path rule, shared by every SysfsPort: paths are relative to the port's root
+// and never climb out of it, whatever built them.
+
+export function assertRootRelative(path: string): void {
+  if (path.startsWith('/') || path.includes('\0')) {
+    throw new Error(`sysfs path must be relative to the root: ${JSON.stringify(path)}`);
+  }
+  if (path.split('/').some((part) => part === '..')) {
+    throw new Error(`sysfs path must not climb out of the root: ${JSON.stringify(path)}`);
+  }
+}
