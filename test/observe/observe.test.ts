@@ -114,6 +114,16 @@ obs('a model rebuilt from an observed host observes the same', async () => {
   assert.ok(copy.registeredDrivers('pci').includes('pci-stub'));
 });
 
+obs('a board rebuilt from its host keeps platform matching and an unknown module list', async () => {
+  const host = observe(board());
+  const copy = KernelModel.fromHost(host);
+  assert.equal(observe(copy), host);
+  assert.is(copy.available(), null);
+  await copy.write('bus/platform/drivers/s3c-i2c/unbind', '12ce0000.i2c');
+  await copy.write('bus/platform/drivers_probe', '12ce0000.i2c');
+  assert.is(copy.dev('12ce0000.i2c').driver, 's3c-i2c', 'matched again by its compatible');
+});
+
 obs.run();
 
 // ---------------------------------------------------------------------------------------------
