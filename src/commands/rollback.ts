@@ -4,23 +4,24 @@ import { lockFlags } from '../cli/flags.js';
 
 export default class Rollback extends BaseCommand<typeof Rollback> {
   static override summary = "Put the devices the last apply changed back as they were before it, from its journal.";
-  static override description = `Reads the last apply's journal in --state-dir and restores every device it wrote to (driver_override,
-driver, SR-IOV VF count) to the state recorded before its first write, reading each device back, and
-puts the managed-device set back as it was. It refuses (exit 1, nothing written) when the journal no
-longer describes the host: the host has rebooted since (overrides are gone, drivers were probed
-afresh), or a device is neither as the apply left it nor as it was before (something else changed it).
---force restores anyway. --dry-run lists what would change.
+  static override description = `Reads the last apply's journal in --state-dir and restores every device it wrote to (driver_override, \
+driver, SR-IOV VF count) to the state recorded before its first write, reading each device back, and \
+puts the managed-device set back as it was. It refuses (exit 1, nothing written) when the journal no \
+longer describes the host: the host has rebooted since (overrides are gone, drivers were probed afresh), \
+or a device is neither as the apply left it nor as it was before (something else changed it). --force \
+restores anyway. --dry-run lists what would change.
 
-An apply (or rollback) that was cut off (SIGKILL, power loss) leaves its journal open; plan, apply and
-status then say so and apply refuses to run. \`rollback --recover\` finishes the job: in the same boot
-it restores the pre-state of the devices the apply had started on; after a reboot, which already
-dropped the overrides, it only closes the journal.
+An apply (or rollback) that was cut off (SIGKILL, power loss) leaves its journal open; plan, apply and \
+status then say so and apply refuses to run. \`rollback --recover\` finishes the job: in the same boot \
+it restores the pre-state of the devices the apply had started on; after a reboot, which already dropped \
+the overrides, it only closes the journal.
 
-Exit codes: 0 restored (or nothing to do); 1 refused, or nothing to roll back; 4 the restore did not
+Exit codes: 0 restored (or nothing to do); 1 refused, or nothing to roll back; 4 the restore did not \
 complete (the message lists each device left behind).
 
---json prints { "journal", "action": "restored" | "would-restore" | "closed" | "nothing", "message",
-"devices": [ { "device", "now", "to" } ], "rollback": { "restored", "failed" } }, plus "error" on failure.`;
+--json prints { "journal", "action": "restored" | "would-restore" | "closed" | "nothing", "message", \
+"devices": [ { "device", "now", "to" } ], "rollback": { "restored", "failed" } }, plus "error" on \
+failure.`;
 
   static override examples = [
     { description: 'Undo the last apply.', command: '<%= config.bin %> <%= command.id %>' },
