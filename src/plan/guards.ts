@@ -44,6 +44,13 @@ const BOOT_VGA: UsageFact = {
 
 export function inUseGuards(host: Host, subjects: GuardSubject[], globalForce: boolean): GuardOutcome {
   const out: GuardOutcome = { blocked: [], warnings: [], forced: [] };
+  // A copied sysfs tree carries no /proc or network facts: say so rather than look checked.
+  if (host.usage === undefined && subjects.some((s) => s.unbinds !== null || s.destroysVfs !== null)) {
+    out.warnings.push({
+      message:
+        'in-use guards could not check mounts, swap, network interfaces or open VFIO devices (no usage facts for this sysfs root); only boot VGA was checked',
+    });
+  }
   const byKey = new Map(host.devices.map((d) => [d.key, d]));
   for (const s of subjects) {
     const findings: { facts: UsageFact[]; message: string }[] = [];

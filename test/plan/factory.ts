@@ -23,7 +23,10 @@ export function bridge(name: string, o: Partial<Device> = {}): Device {
   return pci(name, { class: '060400', driver: 'pcieport', isBridge: true, ...o });
 }
 
-/** Groups and registered drivers are derived from the devices unless given. */
+/**
+ * Groups and registered drivers are derived from the devices unless given. The host is a live one
+ * whose usage facts were gathered and found nothing (`usage: {}`), unless a test says otherwise.
+ */
 export function host(devices: Device[], o: Partial<Host> = {}): Host {
   const groups: Record<string, string[]> = {};
   for (const d of devices) if (d.iommuGroup !== null) (groups[d.iommuGroup] ??= []).push(d.key);
@@ -36,6 +39,7 @@ export function host(devices: Device[], o: Partial<Host> = {}): Host {
     drivers: { pci: pciDrivers, platform: [] },
     groups,
     modules: { known: true, available: ['vfio_pci', 'pci_stub', 'nvidia', 'snd_hda_intel'], loaded: [] },
+    usage: {},
     ...o,
   };
 }

@@ -180,6 +180,14 @@ s('a framebuffer console on a GPU blocks like any other use', () => {
   assert.match(p.blocked[0]!.fix!, 'detach the console from the framebuffer');
 });
 
+s('a host without usage facts (a copied sysfs tree) plans unbinds with a warning that the guards could not look', () => {
+  const p = plan(host([nic()], { usage: undefined }), desired([['0000:00:03.0', 'vfio-pci']]));
+  assert.ok(p.applyable);
+  assert.ok(p.warnings.some((w) => /in-use guards could not check mounts, swap, network interfaces or open VFIO devices/.test(w.message)));
+  const live = plan(host([nic()]), desired([['0000:00:03.0', 'vfio-pci']]));
+  assert.not.ok(live.warnings.some((w) => /in-use guards could not check/.test(w.message)), 'a live host with no facts found says nothing');
+});
+
 // ---------------------------------------------------------------------------------------------
 // What a reviewer sees.
 
