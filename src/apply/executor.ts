@@ -2,9 +2,9 @@
 // first failure (or an abort signal) stop, and put every touched device back as it was.
 
 import { VrError } from '../domain/errors.js';
-import { isDeviceName, isDriverName, isModuleName, splitKey } from '../domain/names.js';
-import { BUSES, type DeviceKey, type Plan, type Step } from '../domain/types.js';
+import type { DeviceKey, Plan, Step } from '../domain/types.js';
 import type { ModulePort, SysfsPort } from '../sysfs/port.js';
+import { checkSteps } from './check-steps.js';
 import { ApplyError, makeIo } from './io.js';
 import { lanes, type Indexed } from './lanes.js';
 import { capture, rollBack, type Touched } from './restore.js';
@@ -28,7 +28,7 @@ export async function execute(
   opts: ExecuteOptions = {},
 ): Promise<ApplyResult> {
   refuseBlocked(plan);
-  checkNames(plan.steps);
+  checkSteps(plan.steps);
   if (plan.steps.length === 0) return { outcome: 'noop', completed: [], modulesLoaded: [] };
 
   const hooks = opts.hooks ?? {};
@@ -113,17 +113,3 @@ function refuseBlocked(plan: Plan): void {
  * A plan can come from a saved file: every name it carries must pass the kernel's grammar before
  * the first write, so a bad name is an input error rather than a failure halfway through.
  */
-function checkNames(steps: Step[]): void {
-  const bad: string[] = [];
-  steps.forEach((step, i) => {
-    const device = stepDevice(step);
-    if (device !== undefined) {
-      const { bus, name } = splitKey(device);
-      if (!BUSES.includes(bus) || !isDeviceName(bus, name)) bad.push(`step ${i + 1}: invalid device ${JSON.stringify(device)}`);
-    }
-    const driver = step.kind === 'load-module' || step.kind === 'unbind' || step.kind === 'bind' ? step.driver : null;
-    if (driver !== null && !isDriverName(driver)) bad.push(`step ${i + 1}: invalid driver ${JSON.stringify(driver)}`);
-    if (step.kind === 'load-module' && !isModuleName(step.module)) bad.push(`step ${i + 1}: invalid module ${JSON.stringify(step.module)}`);
-  });
-  if (bad.length) throw new VrError('input', `the plan names things the kernel cannot have:\n  ${bad.join('\n  ')}`);
-}
