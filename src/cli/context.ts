@@ -66,6 +66,17 @@ export function openEnv(req: EnvRequest): RunEnv {
   };
 }
 
+/**
+ * Commands that write need root: sysfs attributes, modprobe and the state dir are root's. Checked
+ * before the lock or any write, so a user who forgot sudo gets one clear line, not an EACCES.
+ */
+export function requireRoot(command: string, uid: number | undefined = process.getuid?.()): void {
+  if (uid === undefined || uid === 0) return;
+  throw new VrError('environment', `${command} needs root: it writes sysfs attributes, loads modules and keeps a journal in the state dir`, [
+    { message: `running as uid ${uid}`, hint: `run it as root (sudo vfio-reconcile ${command} ...), or use \`plan\` to see what it would do` },
+  ]);
+}
+
 function checkedRoot(root: string): string {
   const hint = 'point --sysfs-root (or VFIO_RECONCILE_SYSFS_ROOT) at /sys or at a copy of a sysfs tree';
   let real: string;

@@ -32,7 +32,8 @@ failed; with --dry-run "result" is null.`;
   };
 
   public async run(): Promise<unknown> {
-    const { openEnv } = await import('../cli/context.js');
+    const { openEnv, requireRoot } = await import('../cli/context.js');
+    if (!this.flags['dry-run']) requireRoot('apply');
     const { elsewhereNote, planExitCode, planState, planText } = await import('../cli/run-plan.js');
     const { openApplyState, peekState } = await import('../state/session.js');
     const env = openEnv({ sysfsRoot: this.flags['sysfs-root'], hostname: this.flags.hostname, writeTimeoutMs: this.flags['write-timeout'] * 1000 });

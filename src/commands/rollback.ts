@@ -38,7 +38,8 @@ failure.`;
   };
 
   public async run(): Promise<unknown> {
-    const { openEnv } = await import('../cli/context.js');
+    const { openEnv, requireRoot } = await import('../cli/context.js');
+    if (!this.flags['dry-run']) requireRoot('rollback');
     const { rollbackLast } = await import('../state/undo.js');
     const { renderUndo } = await import('../state/undo-view.js');
     const { progressHooks } = await import('../cli/apply-view.js');
