@@ -15,8 +15,9 @@ export function matches(drv: KDriver, dev: KDevice): boolean {
     // PCI through the dummy "any" ID (the override bypasses the table) and on platform by name.
     return dev.override === drv.name;
   }
-  // VFIO drivers have no ID table usable without an override: override_only entries on 5.15+,
-  // none at all (dynamic IDs only, which the model does not emulate) before.
+  if (dev.bus === 'pci' && pciTableMatches(drv.dynamicIds, dev)) return true;
+  // VFIO drivers have no static table usable without an override: override_only entries on
+  // 5.15+, none at all before.
   if (drv.vfio) return false;
   return dev.bus === 'pci' ? pciTableMatches(drv.ids, dev) : platformMatches(drv, dev);
 }

@@ -18,13 +18,14 @@
  * - binding a vfio driver succeeds whatever the rest of its group is bound to; viability is a
  *   separate question (`groupViable`, checked by `openVfioGroup`), as on the real kernel where a
  *   non-viable group fails only when user space claims it;
- * - vfio drivers bind through driver_override only on every version: the 5.15 override_only
- *   table and the older empty table differ only for dynamic IDs, which are not emulated;
+ * - vfio drivers bind through driver_override or a dynamic ID on every version: the 5.15
+ *   override_only table and the older empty table behave the same for both;
  * - unbinding a PF always destroys its VFs (every in-tree SR-IOV driver's remove() does).
  *
  * What it does NOT emulate (the QEMU lab in test/lab covers the real kernel):
  * - asynchronous probing: every probe finishes inside the write or module load that caused it;
- * - new_id / remove_id, dynamic IDs and vfio-pci `ids=` (the tool never uses them);
+ * - new_id / remove_id writes and vfio-pci `ids=` (the tool never uses them); the builder infers a
+ *   dynamic ID only from a device it binds to a vfio driver without an override;
  * - udev, module autoloading on hotplug, rescans, device links (supplier/consumer cascades);
  * - device_lock: a driver_override write does not block behind a stuck unbind;
  * - deferred probes coming back later: EPROBE_DEFER from failProbe is reported, nothing re-probes;
@@ -120,6 +121,7 @@ export class KernelModel implements SysfsPort, ModulePort {
       name,
       module: module?.name ?? '',
       ids: canonicalIds(spec.ids),
+      dynamicIds: [],
       compatible: spec.compatible ?? [],
       names: spec.names ?? [name],
       sriov: spec.sriov ?? false,
@@ -409,7 +411,9 @@ export class KernelModel implements SysfsPort, ModulePort {
       drv = this.s.driver(dev.bus, name)!;
     }
     if (!drv.registered) throw new Error(`cannot bind ${dev.name} to ${name}: its module ${drv.module} is not loaded`);
-    if (drv.learns && !drv.vfio) {
+    if (drv.vfio && dev.bus === 'pci' && dev.override !== name) {
+      drv.dynamicIds.push({ vendor: dev.vendor, device: dev.device });
+    } else if (drv.learns && !drv.vfio) {
       if (dev.bus === 'pci') drv.ids.push({ vendor: dev.vendor, device: dev.device });
       else if (dev.compatible?.length) drv.compatible.push(dev.compatible[0]!);
       else drv.names.push(platformBaseName(dev.name));

@@ -45,7 +45,8 @@ export class KernelOps {
         driver: null,
         // vfio-pci as PF driver captures its VFs (5.7+).
         override: pf.driver !== null && this.s.driver('pci', pf.driver)?.vfio ? pf.driver : null,
-        group: sriov.vfGroups === 'pf' ? pf.group : this.s.freshGroup(),
+        // Without an IOMMU (the PF has no group) VFs have none either.
+        group: sriov.vfGroups === 'pf' || pf.group === null ? pf.group : this.s.freshGroup(),
         numa: pf.numa,
         bootVga: false,
         parent: null,

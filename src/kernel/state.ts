@@ -42,6 +42,11 @@ export interface KDriver {
   module: string;
   /** PCI ID table. */
   ids: PciIdEntry[];
+  /**
+   * Dynamic IDs (new_id, vfio-pci `ids=`). The model has no new_id; the builder adds one when it
+   * binds a device to a vfio driver without an override, since that is how such a binding happens.
+   */
+  dynamicIds: PciIdEntry[];
   /** Platform: devicetree compatible strings and device base names the driver matches. */
   compatible: string[];
   names: string[];

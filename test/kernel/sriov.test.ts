@@ -42,6 +42,15 @@ sriov('VFs appear inside the write, with physfn/virtfn links and a group each, a
   assert.is(k.read(layout.attr('pci', '0000:02:00.1', 'device')), '0x0010');
 });
 
+sriov('VFs of a PF without an IOMMU group have none either', async () => {
+  const k = new KernelModel()
+    .driver('pci', 'ixgbe', { sriov: true })
+    .pci('0000:04:00.0', { vendor: '8086', device: '10fb', group: null, driver: 'ixgbe', sriov: { totalVfs: 4, vfDevice: '10ed' } });
+  await k.write(layout.attr('pci', '0000:04:00.0', 'sriov_numvfs'), '2');
+  assert.is(k.dev('0000:04:00.1').group, null);
+  assert.equal(k.list(layout.iommuGroups), []);
+});
+
 sriov('nonzero to a different nonzero is EBUSY; 0 first', async () => {
   const k = workstation();
   await k.write(numvfs, '1');

@@ -92,6 +92,18 @@ vfio('before 5.19 the same bind hits the kernel BUG and the model hangs for good
   assert.ok(await isPending(k.write(layout.attr('pci', NIC, 'driver_override'), 'x')));
 });
 
+vfio('a device the builder put on vfio-pci without an override came there by a dynamic ID, which still matches', async () => {
+  const k = new KernelModel()
+    .driver('pci', 'vfio-pci')
+    .pci('0000:08:00.0', { vendor: '10de', device: '2204', group: '20', driver: 'vfio-pci' })
+    .pci('0000:09:00.0', { vendor: '10de', device: '1aef', group: '21', driver: null });
+  await k.write(layout.driverAttr('pci', 'vfio-pci', 'unbind'), '0000:08:00.0');
+  await k.write(layout.driversProbe('pci'), '0000:08:00.0');
+  assert.is(k.dev('0000:08:00.0').driver, 'vfio-pci');
+  await k.write(layout.driversProbe('pci'), '0000:09:00.0');
+  assert.is(k.dev('0000:09:00.0').driver, null, 'other IDs still need an override');
+});
+
 vfio.run();
 
 const faults = suite('fault injection');
