@@ -132,7 +132,14 @@ export type JournalStatus =
 
 /** Whether the journal's last section (the apply, or an undo of it) was finished, and if not, why. */
 export function journalStatus(view: JournalView, host: StateHost): JournalStatus {
-  const open = view.undo && !view.undo.end ? { writer: view.undo.begin.writer, phase: 'undo' as const } : !view.outcome ? { writer: view.begin.writer, phase: 'apply' as const } : null;
+  // An undo settles the journal once it ends, whether or not the apply before it got to its outcome.
+  const open = view.undo
+    ? view.undo.end
+      ? null
+      : { writer: view.undo.begin.writer, phase: 'undo' as const }
+    : view.outcome
+      ? null
+      : { writer: view.begin.writer, phase: 'apply' as const };
   if (!open) return { kind: 'settled' };
   const boot = host.bootId();
   const rebooted = open.writer.bootId !== null && boot !== null && open.writer.bootId !== boot;

@@ -105,18 +105,27 @@ async function undo(dir: StateDir, env: StateEnv & { modules: ModulePort }, host
     return restore(dir, env, host, req, view, 'recover');
   }
 
-  if (req.recover) return result('nothing', `Nothing to recover: ${applied} finished (${view.outcome?.outcome}).`);
   const done = view.undo?.end;
-  if (done && done.result !== 'incomplete') return result('nothing', `Nothing to roll back: ${applied} was already rolled back (${done.result}).`);
+  if (done?.result === 'incomplete') {
+    // The last rollback left devices half-way: trying again only needs the same boot.
+    refuseStale(env, host, view, req.force, false);
+    return restore(dir, env, host, req, view, view.undo!.begin.reason);
+  }
+  if (req.recover) return result('nothing', `Nothing to recover: ${applied} finished (${view.outcome?.outcome}).`);
+  if (done?.result === 'restored') return result('nothing', `Nothing to roll back: ${applied} was already rolled back.`);
+  if (done?.result === 'closed') return result('nothing', `Nothing to roll back: ${applied} was interrupted and a reboot undid it; its journal is closed.`);
   if (view.outcome?.outcome === 'rolled-back' || view.outcome?.outcome === 'refused') {
     return result('nothing', `Nothing to roll back: ${applied} ${view.outcome.outcome === 'refused' ? 'was refused before any write' : 'failed and was rolled back then'}.`);
   }
-  refuseStale(env, host, view, req.force);
+  refuseStale(env, host, view, req.force, true);
   return restore(dir, env, host, req, view, 'rollback');
 }
 
-/** Refuses (unless forced) when the journal's pre-state is no longer a safe place to go back to. */
-function refuseStale(env: StateEnv, host: StateHost, view: JournalView, force: boolean): void {
+/**
+ * Refuses (unless forced) when the journal's pre-state is no longer a safe place to go back to: a
+ * reboot, or (`devices`) a device neither as the apply left it nor as it was before.
+ */
+function refuseStale(env: StateEnv, host: StateHost, view: JournalView, force: boolean, devices: boolean): void {
   const then = view.begin.writer.bootId;
   const now = host.bootId();
   const problems: string[] = [];
@@ -127,7 +136,7 @@ function refuseStale(env: StateEnv, host: StateHost, view: JournalView, force: b
   }
   const post = new Map((view.outcome?.post ?? []).map((s) => [s.key, s]));
   const changed: string[] = [];
-  for (const pre of touchedSnapshots(view)) {
+  for (const pre of devices ? touchedSnapshots(view) : []) {
     const cur = current(env, pre.key);
     const after = post.get(pre.key);
     if (cur && (same(cur, pre) || (after && same(cur, after)))) continue;
@@ -180,7 +189,7 @@ async function restore(
     const ok = report.failed.length === 0;
     w.append({ type: 'undo-end', time: host.now().toISOString(), result: ok ? 'restored' : 'incomplete', rollback: report });
     if (ok) writeManaged(dir, view.begin.managed);
-    const restored = report.restored.filter((k) => devices.some((d) => d.device === k));
+    const restored = devices.map((d) => d.device).filter((k) => report.restored.includes(k));
     const message = ok
       ? restored.length
         ? `Rolled back ${subject}: ${restored.join(', ')} ${restored.length === 1 ? 'is' : 'are'} as before it.`
