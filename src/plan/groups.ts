@@ -26,8 +26,24 @@ export function whyBlocks(device: Device, driver: string | null | undefined, mod
   return `on ${driver}, a host driver that uses the kernel DMA API`;
 }
 
+// Members of every group, indexed once per observed device list: callers ask group by group, and a
+// scan per group is quadratic on hosts with thousands of single-device groups (SR-IOV VFs).
+const membersIndex = new WeakMap<Device[], Map<string, Device[]>>();
+
 export function groupMembers(host: Host, group: string): Device[] {
-  return host.devices.filter((d) => d.iommuGroup === group).sort((a, b) => compareKeys(a.key, b.key));
+  let index = membersIndex.get(host.devices);
+  if (!index) {
+    index = new Map();
+    for (const d of host.devices) {
+      if (d.iommuGroup === null) continue;
+      const members = index.get(d.iommuGroup);
+      if (members) members.push(d);
+      else index.set(d.iommuGroup, [d]);
+    }
+    for (const members of index.values()) members.sort((a, b) => compareKeys(a.key, b.key));
+    membersIndex.set(host.devices, index);
+  }
+  return [...(index.get(group) ?? [])];
 }
 
 /** Whether the group, as the host has it now, could be claimed by a VFIO user; and who is in the way. */
