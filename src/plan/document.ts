@@ -85,9 +85,14 @@ export interface PlanDocument {
 
 export function toPlanDocument(plan: Plan, host: Host): PlanDocument {
   const byKey = new Map(host.devices.map((d) => [d.key, d]));
+  // Indexed once: a scan of the steps per change is quadratic on plans that rebind thousands of VFs.
+  const numvfsSteps = new Map<string, Extract<Step, { kind: 'set-numvfs' }>[]>();
+  for (const s of plan.steps) {
+    if (s.kind === 'set-numvfs') numvfsSteps.set(s.device, [...(numvfsSteps.get(s.device) ?? []), s]);
+  }
   const changes = plan.changes.map((c): DocChange => {
     const d = byKey.get(c.device);
-    const counts = plan.steps.filter((s): s is Extract<Step, { kind: 'set-numvfs' }> => s.kind === 'set-numvfs' && s.device === c.device);
+    const counts = numvfsSteps.get(c.device) ?? [];
     return {
       ...where(c.device),
       vendor: d?.vendor ?? null,
