@@ -8,12 +8,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execute } from '../../src/apply/executor.js';
 import { applyError, describeStep, type ApplyResult } from '../../src/apply/result.js';
-import { splitKey } from '../../src/domain/names.js';
 import type { Host, Plan, Step } from '../../src/domain/types.js';
 import type { KernelModel } from '../../src/kernel/model.js';
-import { applyWithFault, faultsFor, HANG_MS, type Fault } from './inject.js';
+import { applyWithFault, faultsFor, HANG_MS, stepSubject, type Fault } from './inject.js';
 import { labHost, LAB_STATE } from './lab.js';
-import { comparable, hostOf, planState } from './support.js';
+import { comparable, hostOf, planState, without } from './support.js';
 
 const labPlan = (k: KernelModel): Plan => planState(k, LAB_STATE);
 
@@ -39,16 +38,12 @@ async function breakStep(makePlan: (k: KernelModel) => Plan, index: number, faul
   return { k, plan, before, result };
 }
 
-/** What the step is about, as a user would look for it in the message: the device or the module. */
-const subject = (step: Step): string => (step.kind === 'load-module' ? step.module : splitKey(step.device).name);
-
 /** `except`: devices a hung write left in an unknown state, which the rollback reported instead. */
 function assertRestored({ k, before, result }: Run, label: string, except: string[] = []): void {
-  const others = (h: Host): Host[`devices`] => h.devices.filter((d) => !except.includes(d.key));
-  const after = comparable(hostOf(k), result.modulesLoaded);
-  const want = comparable(before, result.modulesLoaded);
-  if (except.length === 0) assert.equal(after, want, `${label}: host after the failed apply differs from before`);
-  else assert.equal(others(after), others(want), `${label}: devices other than ${except.join(', ')} differ from before`);
+  const after = without(comparable(hostOf(k), result.modulesLoaded), except);
+  const want = without(comparable(before, result.modulesLoaded), except);
+  const what = except.length ? `devices other than ${except.join(', ')}` : 'host';
+  assert.equal(after, want, `${label}: ${what} after the failed apply differs from before`);
 }
 
 function assertExplained(run: Run, index: number, fault: Fault, label: string): void {
@@ -65,7 +60,7 @@ function assertExplained(run: Run, index: number, fault: Fault, label: string): 
   const err = applyError(result);
   assert.ok(err, `${label}: a failed apply gives no error`);
   assert.match(err!.message, `apply failed at step ${index + 1} (${describeStep(step)}): ${message}`, label);
-  assert.match(err!.message, subject(step), `${label}: the error does not name ${subject(step)}`);
+  assert.match(err!.message, stepSubject(step), `${label}: the error does not name ${stepSubject(step)}`);
 }
 
 async function checkEveryFault(makePlan: (k: KernelModel) => Plan, only?: Step['kind']): Promise<number> {
@@ -79,7 +74,7 @@ async function checkEveryFault(makePlan: (k: KernelModel) => Plan, only?: Step['
       const run = await breakStep(makePlan, index, fault);
       assertExplained(run, index, fault, label);
       const hung = run.result.rollback?.failed.find((f) => /never returned/.test(f.message));
-      if (fault === 'hang' && step.kind !== 'load-module') {
+      if (fault === 'hang' && 'device' in step) {
         assert.is(run.result.outcome, 'rollback-failed', `${label}: a hung write leaves its device unknown`);
         assert.is(applyError(run.result)!.exitCode, 4, label);
         assert.is(hung?.device, step.device, `${label}: the hung device is not the one reported`);

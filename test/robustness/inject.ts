@@ -37,26 +37,41 @@ export function faultsFor(step: Step): Fault[] {
   }
 }
 
-/** Arms `fault` so that it hits `step`, about to run (called from onStepStart). */
-async function arm(k: KernelModel, step: Step, fault: Fault, plan: Plan): Promise<void> {
+/** What a step is about, as a user looks for it in a message: the device, module or mdev. */
+export function stepSubject(step: Step): string {
+  if (step.kind === 'load-module') return step.module;
+  if ('uuid' in step) return step.uuid;
+  return splitKey(step.device).name;
+}
+
+/**
+ * Arms `fault` for `step`, about to run (called from onStepStart). An errno or hang is injected
+ * on whatever write comes while `during()` holds, so it meets the step's own write and nothing
+ * else: a step that fails before writing leaves nothing armed for the rollback.
+ */
+async function arm(k: KernelModel, step: Step, fault: Fault, plan: Plan, during: () => boolean): Promise<void> {
   if (step.kind === 'load-module') {
     if (fault !== 'hang') k.failModule(step.module, `modprobe: ERROR: could not insert '${step.module}': ${STRERROR[fault]}`);
     return;
   }
+  if (fault !== 'silent-probe' && fault !== 'moved-before-verify') {
+    k.inject({ path: { test: during } as unknown as RegExp, errno: fault });
+    return;
+  }
+  if (!('device' in step)) return;
   const { bus, name } = splitKey(step.device);
+  if (!k.has(name)) return; // gone already: the step fails by itself
   if (fault === 'silent-probe') {
     // drivers_probe succeeds, but the probe of the driver the plan expects fails: nothing binds.
     const verify = plan.steps.find((s) => s.kind === 'verify' && s.device === step.device) as Extract<Step, { kind: 'verify' }> | undefined;
     const driver = verify?.driver ?? k.dev(name).override;
     if (driver) k.failProbe(driver, name, 'ENXIO');
-  } else if (fault === 'moved-before-verify') {
+  } else {
     // Something else (udev, another tool) unbinds the device, or rewrites its override, between
     // the apply's last write to it and the check.
     const driver = k.dev(name).driver;
     if (driver !== null) await k.write(`bus/${bus}/drivers/${driver}/unbind`, name);
     else await k.write(`bus/${bus}/devices/${name}/driver_override`, 'someone-else');
-  } else {
-    k.inject({ path: /./, errno: fault }); // the step's own write is the next one
   }
 }
 
@@ -73,8 +88,22 @@ export function applyWithFault(k: KernelModel, plan: Plan, at: FaultAt | null): 
     step?.kind === 'load-module' && at!.fault === 'hang'
       ? { available: () => k.available(), load: (m) => (m === step.module ? new Promise<void>(() => undefined) : k.load(m)) }
       : k;
+  let running = false;
+  const ours = (i: number) => at !== null && i === at.index;
   return execute(plan, { sysfs: k, modules }, {
     writeTimeoutMs: HANG_MS,
-    hooks: { onStepStart: (s, i) => (at !== null && i === at.index ? arm(k, s, at.fault, plan) : undefined) },
+    hooks: {
+      onStepStart: async (s, i) => {
+        if (!ours(i)) return;
+        await arm(k, s, at!.fault, plan, () => running);
+        running = true;
+      },
+      onStepDone: () => {
+        running = false;
+      },
+      onStepFailed: () => {
+        running = false;
+      },
+    },
   });
 }

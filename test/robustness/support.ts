@@ -46,6 +46,14 @@ export function comparable(host: Host, modulesLoaded: string[]): Host {
   };
 }
 
+/** `host` without `keys`: for comparing the rest of a host when those devices are accounted for. */
+export function without(host: Host, keys: string[]): Host {
+  const groups = Object.entries(host.groups)
+    .map(([g, members]) => [g, members.filter((m) => !keys.includes(m))] as const)
+    .filter(([, members]) => members.length > 0);
+  return { ...host, devices: host.devices.filter((d) => !keys.includes(d.key)), groups: Object.fromEntries(groups) };
+}
+
 export type TreeSnapshot = Map<string, string>;
 
 /** Every entry under `dir` with its kind, mode and content (or link target), by relative path. */
