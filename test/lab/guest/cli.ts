@@ -1,7 +1,7 @@
 // Runs the real vfio-reconcile CLI inside the lab guest, plainly or held at a chosen sysfs write.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const WORK = '/tmp/vrlab';
@@ -12,12 +12,15 @@ export interface CliRun {
   signal: string | null;
   stdout: string;
   stderr: string;
+  seconds: number;
 }
 
 /** `vfio-reconcile ARGS`, bounded so that a hung write shows up as a failed scenario, not a hung lab. */
 export function cli(args: string[], timeoutMs = 120_000): CliRun {
+  const started = Date.now();
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, NO_COLOR: '1' } });
-  return { exit: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: (r.stderr ?? '') + (r.error ? `\n${r.error.message}` : '') };
+  const stderr = (r.stderr ?? '') + (r.error ? `\n${r.error.message}` : '');
+  return { exit: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr, seconds: (Date.now() - started) / 1000 };
 }
 
 /** Writes a state file under the guest's /tmp and returns its path. */
@@ -59,6 +62,8 @@ export interface HeldRun {
   child: ChildProcess;
   /** The CLI's own pid (strace's child), once it has started. */
   cliPid(): number | null;
+  /** Whether the CLI is right now held in its write to the path. */
+  holding(): boolean;
   done: Promise<CliRun>;
 }
 
@@ -77,16 +82,38 @@ export function cliHeldAt(path: string, holdSeconds: number, args: string[]): He
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const done = new Promise<CliRun>((res) => child.once('close', (exit, signal) => res({ exit, signal, stdout, stderr })));
-  const cliPid = (): number | null => {
+  const started = Date.now();
+  const done = new Promise<CliRun>((res) => child.once('close', (exit, signal) => res({ exit, signal, stdout, stderr, seconds: (Date.now() - started) / 1000 })));
+  const tasks = (pid: number): string[] => {
     try {
-      const kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-      return kids.length ? Number(kids[0]) : null;
+      return readdirSync(`/proc/${pid}/task`);
     } catch {
-      return null;
+      return [];
     }
   };
-  return { child, cliPid, done };
+  const children = (pid: number): number[] =>
+    tasks(pid).flatMap((tid) => {
+      try {
+        return readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+      } catch {
+        return [];
+      }
+    });
+  const cliPid = (): number | null => (child.pid === undefined ? null : (children(child.pid)[0] ?? null));
+  // The CLI writes from a child process of its own (its write worker), so look at every descendant.
+  const descendants = (pid: number): number[] => children(pid).flatMap((c) => [c, ...descendants(c)]);
+  const target = realpathSync(path);
+  const WRITE_SYSCALLS = new Set(['1', '18']); // write, pwrite64 on x86-64
+  const writingTarget = (pid: number, tid: string): boolean => {
+    try {
+      const [nr, fd] = readFileSync(`/proc/${pid}/task/${tid}/syscall`, 'utf8').split(' ');
+      return WRITE_SYSCALLS.has(nr!) && readlinkSync(`/proc/${pid}/fd/${Number(fd)}`) === target;
+    } catch {
+      return false;
+    }
+  };
+  const holding = (): boolean => child.pid !== undefined && descendants(child.pid).some((pid) => tasks(pid).some((tid) => writingTarget(pid, tid)));
+  return { child, cliPid, holding, done };
 }
 
 /** Polls `test` every 50 ms until it holds or `seconds` pass; returns whether it held. */

@@ -76,10 +76,6 @@ export function snapshot(): Record<string, DeviceFacts> {
 
 export const moduleLoaded = (name: string): boolean => existsSync(`/sys/module/${name}`);
 
-export function vfioNodes(): string[] {
-  return existsSync('/dev/vfio') ? readdirSync('/dev/vfio').sort() : [];
-}
-
 /** The driver each lab device booted with. */
 const NATIVE: Record<string, string> = {
   [LAB.nic0]: 'e1000e',
