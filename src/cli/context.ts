@@ -20,6 +20,13 @@ export interface RunEnv {
   modules: ModulePort;
   /** Matched against a state file's `hosts:` globs. */
   hostname: string;
+  /**
+   * DMI product name for a state file's `dmi:` when it comes from elsewhere than the sysfs tree
+   * (a snapshot); absent: read from `sysfs` (fleet/identity.ts).
+   */
+  dmiProduct?: string;
+  /** machine-id for a state file's `machineIds:` (`--machine-id`, a snapshot); absent: `hostFiles.etc`/machine-id. */
+  machineId?: string;
   /** Decides the IOMMU-group viability rule; unknown means the modern (5.19+) one. */
   kernelRelease?: string;
   /** pci.ids names for human output; absent without the database. */
@@ -37,6 +44,8 @@ export interface EnvRequest {
   sysfsRoot: string;
   /** `--hostname`: plan as if on that host. */
   hostname?: string;
+  /** `--machine-id`: plan as if on the machine with that id. */
+  machineId?: string;
   /** `--write-timeout`: how long a write may block before its worker process is abandoned. */
   writeTimeoutMs?: number;
 }
@@ -61,6 +70,7 @@ export function openEnv(req: EnvRequest): RunEnv {
     sysfs,
     modules: live ? runningKernelModules() : new DetachedModules(req.sysfsRoot),
     hostname: req.hostname ?? osHostname(),
+    ...(req.machineId !== undefined ? { machineId: req.machineId } : {}),
     ...(live ? { kernelRelease: release(), usage: liveHostEnv(sysfs) } : {}),
     ...(names ? { names } : {}),
   };

@@ -11,6 +11,9 @@ export const planFlags = {
   hostname: Flags.string({
     summary: "Hostname to match against the state file's hosts: globs (default: this machine's).",
   }),
+  'machine-id': Flags.string({
+    summary: "machine-id to match against the state file's machineIds: (default: /etc/machine-id for the live /sys, none for another --sysfs-root).",
+  }),
 };
 
 /** Flags of the commands that write (apply, rollback): they serialize on the state dir's lock. */

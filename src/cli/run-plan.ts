@@ -1,9 +1,9 @@
 // The planning half shared by `plan` and `apply`: state file -> hosts check -> observe -> resolve ->
 // plan -> plan document. No output here; the commands decide how to show it.
 
-import { loadStateFile } from '../desire/load.js';
 import { EXIT } from '../domain/errors.js';
-import { hostMatches, resolve } from '../desire/resolve.js';
+import { identityOf } from '../fleet/identity.js';
+import { loadSource, resolveFiles, selectFiles } from '../fleet/select.js';
 import type { DeviceKey, Host, Plan, StateFile } from '../domain/types.js';
 import { observe } from '../observe/observe.js';
 import { gatherUsage } from '../observe/usage.js';
@@ -14,8 +14,9 @@ import type { RunEnv } from './context.js';
 import { planNames } from './names.js';
 
 export type PlanRun =
-  /** The file's `hosts:` globs do not name this host: nothing to do here. */
-  | { kind: 'elsewhere'; state: StateFile; hostname: string }
+  /** The file's `hosts:`, `dmi:` or `machineIds:` do not select this host: nothing to do here. */
+  | { kind: 'elsewhere'; state: StateFile; hostname: string; message: string }
+  /** `state` is the one file, or for a directory the files for this host merged (fleet/select.ts). */
   | { kind: 'planned'; state: StateFile; host: Host; plan: Plan; doc: PlanDocument };
 
 export function observeHost(env: RunEnv): Host {
@@ -28,24 +29,23 @@ export function observeHost(env: RunEnv): Host {
   return host;
 }
 
-/** `managed`: devices an earlier apply changed (the state dir's managed set), for prune and drift. */
+/**
+ * `statePath`: a state file, or a directory whose files for this host are merged (fleet/select.ts).
+ * `managed`: devices an earlier apply changed (the state dir's managed set), for prune and drift.
+ */
 export function planState(env: RunEnv, statePath: string, opts: { force: boolean; managed?: DeviceKey[] }): PlanRun {
-  const state = loadStateFile(statePath);
-  if (!hostMatches(state, env.hostname)) return { kind: 'elsewhere', state, hostname: env.hostname };
+  const selection = selectFiles(loadSource(statePath), identityOf(env));
+  if (selection.kind === 'elsewhere') return { kind: 'elsewhere', state: selection.state, hostname: env.hostname, message: selection.message };
   const host = observeHost(env);
-  const p = plan(host, resolve(state, host), { force: opts.force, managed: opts.managed ?? [] });
-  return { kind: 'planned', state, host, plan: p, doc: toPlanDocument(p, host) };
+  const desired = resolveFiles(selection.files, host, statePath);
+  const p = plan(host, desired, { force: opts.force, managed: opts.managed ?? [] });
+  return { kind: 'planned', state: desired.state, host, plan: p, doc: toPlanDocument(p, host) };
 }
 
 /** What `plan` and `apply` say (and `--json` carries) when the file is for other hosts. */
 export function elsewhereNote(run: Extract<PlanRun, { kind: 'elsewhere' }>): { skipped: true; hostname: string; hosts: string[]; message: string } {
   const hosts = run.state.hosts ?? [];
-  return {
-    skipped: true,
-    hostname: run.hostname,
-    hosts,
-    message: `${run.state.path} is for hosts ${hosts.join(', ')}; this host is ${run.hostname}: nothing to do here.`,
-  };
+  return { skipped: true, hostname: run.hostname, hosts, message: run.message };
 }
 
 /**

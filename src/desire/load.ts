@@ -22,6 +22,8 @@ interface RawRule {
 interface RawState {
   version: 1;
   hosts?: string[];
+  dmi?: { product: string };
+  machineIds?: string[];
   devices?: RawRule[];
   mdevs?: { parent: Selector; type: string; uuid: string }[];
   options?: { iommuGroups?: GroupPolicy };
@@ -129,6 +131,8 @@ function toStateFile(parsed: ParsedYaml, file: string, diagnostics: Diagnostic[]
     options: { iommuGroups: raw.options?.iommuGroups ?? 'strict' },
   };
   if (raw.hosts) state.hosts = raw.hosts;
+  if (raw.dmi) state.dmi = { product: raw.dmi.product };
+  if (raw.machineIds) state.machineIds = raw.machineIds.map((id) => id.toLowerCase());
   return state;
 }
 

@@ -4,13 +4,17 @@
 
 import type { Diagnostic } from '../domain/errors.js';
 import { splitKey } from '../domain/names.js';
-import type { Desired, DesiredBinding, Device, DeviceKey, Host, Notice, Rule, StateFile, Target } from '../domain/types.js';
-import { compileSelector, nameRegExp } from './match.js';
+import type { Desired, DesiredBinding, Device, DeviceKey, Host, HostIdentity, Notice, Rule, StateFile, Target } from '../domain/types.js';
+import { isFor } from '../fleet/identity.js';
+import { compileSelector } from './match.js';
 import { problems } from './problems.js';
 
-/** Whether the file applies on this host (`hosts:` globs, case-insensitive like DNS names). */
-export function hostMatches(state: StateFile, hostname: string): boolean {
-  return !state.hosts || state.hosts.some((glob) => nameRegExp(glob, 'i').test(hostname));
+/**
+ * Whether the file applies on this host: `hosts:` globs (case-insensitive like DNS names), `dmi:`
+ * and `machineIds:` (fleet/identity.ts). A bare hostname knows no DMI product or machine-id.
+ */
+export function hostMatches(state: StateFile, host: string | HostIdentity): boolean {
+  return isFor(state, typeof host === 'string' ? { hostname: host } : host);
 }
 
 export function targetText(t: Target): string {

@@ -155,11 +155,30 @@ export interface MdevSpec {
 
 export type GroupPolicy = 'strict' | 'include';
 
+/**
+ * Which machines a state file is for. Every criterion given must hold (AND); within one, any entry
+ * may match (OR). A file with none applies everywhere.
+ */
+export interface HostCriteria {
+  /** Hostname globs, case-insensitive. */
+  hosts?: string[];
+  /** DMI product-name glob (`/sys/class/dmi/id/product_name`), case-insensitive. */
+  dmi?: { product: string };
+  /** `/etc/machine-id` values, lowercase. */
+  machineIds?: string[];
+}
+
+/** What a host is called, for matching a state file's HostCriteria. Absent facts never match. */
+export interface HostIdentity {
+  hostname: string;
+  dmiProduct?: string;
+  machineId?: string;
+}
+
 /** A parsed, schema-valid state file. */
-export interface StateFile {
+export interface StateFile extends HostCriteria {
   path: string;
   version: 1;
-  hosts?: string[];
   rules: Rule[];
   mdevs: MdevSpec[];
   options: { iommuGroups: GroupPolicy };
