@@ -1,26 +1,60 @@
-// The state-file JSON Schema and its compiled validator. Everything about creating the validator
-// sits here, so swapping runtime compilation for ajv's precompiled standalone code touches one file.
+// The state-file JSON Schema and its validator. `npm run build` writes ajv's standalone code for the
+// schema next to this module (precompile.ts), so a command that reads a state file neither loads
+// ajv nor compiles a schema. Compiling at run time stays as the fallback for a tree built by plain
+// `tsc`, or a schema edited since the build: the generated code names the schema it came from.
 
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Ajv, type ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { Ajv, ValidateFunction } from 'ajv';
 
 /** schemas/ ships next to dist/ (package.json `files`); this module runs from dist/src/desire/. */
 const SCHEMA_URL = new URL('../../../schemas/state.schema.json', import.meta.url);
+/** Where the build puts the standalone validator (CommonJS, as ajv emits it). */
+export const PRECOMPILED_URL = new URL('./state-validator.cjs', import.meta.url);
 
+/** `verbose` gives errors their parentSchema, whose descriptions validate.ts quotes. */
+export const AJV_OPTIONS = { allErrors: true, verbose: true, strict: true } as const;
+
+const require = createRequire(import.meta.url);
+let text: string | undefined;
 let schema: Record<string, unknown> | undefined;
 let validator: ValidateFunction | undefined;
 
+function schemaText(): string {
+  text ??= readFileSync(SCHEMA_URL, 'utf8');
+  return text;
+}
+
 /** The schema as users read it (`vfio-reconcile schema`). */
 export function stateSchema(): Record<string, unknown> {
-  schema ??= JSON.parse(readFileSync(SCHEMA_URL, 'utf8')) as Record<string, unknown>;
+  schema ??= JSON.parse(schemaText()) as Record<string, unknown>;
   return schema;
 }
 
-/**
- * Compiled on first use only: commands that never read a state file pay nothing. `verbose` gives
- * errors their parentSchema, whose descriptions validate.ts quotes.
- */
+/** Identifies the schema text a precompiled validator was generated from. */
+export function schemaDigest(): string {
+  return createHash('sha256').update(schemaText()).digest('hex');
+}
+
+/** Built on first use only: commands that never read a state file pay nothing. */
 export function stateValidator(): ValidateFunction {
-  validator ??= new Ajv({ allErrors: true, verbose: true, strict: true }).compile(stateSchema());
+  validator ??= precompiled() ?? compiled();
   return validator;
+}
+
+function precompiled(): ValidateFunction | undefined {
+  let generated: ValidateFunction & { schemaDigest?: unknown };
+  try {
+    generated = require(fileURLToPath(PRECOMPILED_URL)) as typeof generated;
+  } catch {
+    return undefined; // not built
+  }
+  return generated.schemaDigest === schemaDigest() ? generated : undefined;
+}
+
+function compiled(): ValidateFunction {
+  const { Ajv: AjvClass } = require('ajv') as { Ajv: typeof Ajv };
+  return new AjvClass(AJV_OPTIONS).compile(stateSchema());
 }
