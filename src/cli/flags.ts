@@ -2,7 +2,10 @@
 
 import { Args, Flags } from '@oclif/core';
 
-export const stateArg = Args.string({ description: 'State file (YAML) describing the wanted bindings.', required: true });
+export const stateArg = Args.string({
+  description: 'State file (YAML) describing the wanted bindings, or a directory of them: the files whose hosts/dmi/machineIds select this host are merged.',
+  required: true,
+});
 
 export const planFlags = {
   force: Flags.boolean({
@@ -15,6 +18,12 @@ export const planFlags = {
     summary: "machine-id to match against the state file's machineIds: (default: /etc/machine-id for the live /sys, none for another --sysfs-root).",
   }),
 };
+
+/** `plan --snapshot` and `apply --simulate --snapshot`: a host captured elsewhere instead of --sysfs-root. */
+export const snapshotFlag = Flags.string({
+  summary: 'Plan against a host snapshot (from `vfio-reconcile snapshot`) instead of --sysfs-root; nothing of this machine is read.',
+  helpValue: 'FILE',
+});
 
 /** Flags of the commands that write (apply, rollback): they serialize on the state dir's lock. */
 export const lockFlags = {

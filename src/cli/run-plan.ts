@@ -4,7 +4,7 @@
 import { EXIT } from '../domain/errors.js';
 import { identityOf } from '../fleet/identity.js';
 import { loadSource, resolveFiles, selectFiles } from '../fleet/select.js';
-import type { DeviceKey, Host, Plan, StateFile } from '../domain/types.js';
+import type { DeviceKey, Host, Plan, StateFile, Target } from '../domain/types.js';
 import { observe } from '../observe/observe.js';
 import { gatherUsage } from '../observe/usage.js';
 import { toPlanDocument, type PlanDocument } from '../plan/document.js';
@@ -31,14 +31,15 @@ export function observeHost(env: RunEnv): Host {
 
 /**
  * `statePath`: a state file, or a directory whose files for this host are merged (fleet/select.ts).
- * `managed`: devices an earlier apply changed (the state dir's managed set), for prune and drift.
+ * `managed`: devices an earlier apply changed (the state dir's managed set), for prune and drift;
+ * `applied`: what it set them to, so a changed rule reads as spec, not drift.
  */
-export function planState(env: RunEnv, statePath: string, opts: { force: boolean; managed?: DeviceKey[] }): PlanRun {
+export function planState(env: RunEnv, statePath: string, opts: { force: boolean; managed?: DeviceKey[]; applied?: Record<DeviceKey, Target> }): PlanRun {
   const selection = selectFiles(loadSource(statePath), identityOf(env));
   if (selection.kind === 'elsewhere') return { kind: 'elsewhere', state: selection.state, hostname: env.hostname, message: selection.message };
   const host = observeHost(env);
   const desired = resolveFiles(selection.files, host, statePath);
-  const p = plan(host, desired, { force: opts.force, managed: opts.managed ?? [] });
+  const p = plan(host, desired, { force: opts.force, managed: opts.managed ?? [], applied: opts.applied ?? {} });
   return { kind: 'planned', state: desired.state, host, plan: p, doc: toPlanDocument(p, host) };
 }
 

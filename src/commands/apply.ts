@@ -35,8 +35,8 @@ failed; with --dry-run "result" is null.`;
     const { openEnv, requireRoot } = await import('../cli/context.js');
     if (!this.flags['dry-run']) requireRoot('apply');
     const { elsewhereNote, planExitCode, planState, planText } = await import('../cli/run-plan.js');
-    const { openApplyState, peekState } = await import('../state/session.js');
-    const env = openEnv({ sysfsRoot: this.flags['sysfs-root'], hostname: this.flags.hostname, writeTimeoutMs: this.flags['write-timeout'] * 1000 });
+    const { openApplyState, peekManaged, planInputs } = await import('../state/session.js');
+    const env = openEnv({ sysfsRoot: this.flags['sysfs-root'], hostname: this.flags.hostname, machineId: this.flags['machine-id'], writeTimeoutMs: this.flags['write-timeout'] * 1000 });
     const say = (line: string): void => void process.stderr.write(`${line}\n`);
     // The lock comes before observing: the plan must be made against a host no one else is changing.
     const state = this.flags['dry-run']
@@ -49,8 +49,8 @@ failed; with --dry-run "result" is null.`;
           say,
         });
     try {
-      const managed = state ? state.managed : peekState(env, this.flags['state-dir'], say);
-      const run = planState(env, this.args.state, { force: this.flags.force, managed });
+      const { managed, applied } = state ?? planInputs(peekManaged(env, this.flags['state-dir'], say));
+      const run = planState(env, this.args.state, { force: this.flags.force, managed, applied });
       if (run.kind === 'elsewhere') {
         const note = elsewhereNote(run);
         this.log(note.message);

@@ -34,10 +34,10 @@ fingerprint, applyable, host, changes, steps, warnings, blocked, summary), or { 
   public async run(): Promise<unknown> {
     const { openEnv } = await import('../cli/context.js');
     const { elsewhereNote, planExitCode, planState, planText } = await import('../cli/run-plan.js');
-    const { peekState } = await import('../state/session.js');
-    const env = openEnv({ sysfsRoot: this.flags['sysfs-root'], hostname: this.flags.hostname });
-    const managed = peekState(env, this.flags['state-dir'], (line) => void process.stderr.write(`${line}\n`));
-    const run = planState(env, this.args.state, { force: this.flags.force, managed });
+    const { peekManaged, planInputs } = await import('../state/session.js');
+    const env = openEnv({ sysfsRoot: this.flags['sysfs-root'], hostname: this.flags.hostname, machineId: this.flags['machine-id'] });
+    const managed = planInputs(peekManaged(env, this.flags['state-dir'], (line) => void process.stderr.write(`${line}\n`)));
+    const run = planState(env, this.args.state, { force: this.flags.force, ...managed });
     if (run.kind === 'elsewhere') {
       const note = elsewhereNote(run);
       this.log(note.message);

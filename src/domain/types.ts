@@ -289,6 +289,12 @@ export interface Plan {
 export interface PlanOptions {
   /** Devices that an earlier apply changed (from the state dir), for prune and drift. */
   managed?: DeviceKey[];
+  /**
+   * What the last apply set each managed device to (the state dir's managed set). A managed device
+   * whose rule now asks for something else is `spec` (the file changed), not `drift`; without it,
+   * every change to a managed device is `drift`.
+   */
+  applied?: Record<DeviceKey, Target>;
   /** Override the in-use guards for every rule (`--force`). */
   force?: boolean;
 }

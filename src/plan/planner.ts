@@ -51,6 +51,7 @@ interface Ctx {
   host: Host;
   byKey: Map<DeviceKey, Device>;
   managed: Set<DeviceKey>;
+  applied: Record<DeviceKey, Target>;
   modern: boolean;
   warnings: Notice[];
   blocked: Blocked[];
@@ -61,6 +62,7 @@ export function plan(host: Host, desired: Desired, opts: PlannerOptions = {}): P
     host,
     byKey: new Map(host.devices.map((d) => [d.key, d])),
     managed: new Set(opts.managed ?? []),
+    applied: opts.applied ?? {},
     modern: usesDmaOwnership(host.kernelRelease),
     // The plan carries what resolve noticed (rules matching nothing), so it reads on its own.
     warnings: [...(desired.warnings ?? [])],
@@ -128,9 +130,12 @@ function collectWants(ctx: Ctx, desired: Desired): Map<DeviceKey, Want> {
   return new Map([...wants].sort(([a], [b]) => compareKeys(a, b)));
 }
 
+/** Drift: the host moved away from what the last apply set. Spec: the file asks for something new. */
 function reasonFor(ctx: Ctx, w: Want): ChangeReason {
   if (!w.rule) return 'prune';
-  return ctx.managed.has(w.device.key) ? 'drift' : 'spec';
+  if (!ctx.managed.has(w.device.key)) return 'spec';
+  const last = ctx.applied[w.device.key];
+  return last !== undefined && targetText(last) !== targetText(w.target) ? 'spec' : 'drift';
 }
 
 function planDevice(w: Want, tr: Transition | null, reason: ChangeReason): Planned {

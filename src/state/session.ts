@@ -8,7 +8,7 @@ import { capture } from '../apply/restore.js';
 import type { ApplyHooks, ApplyResult } from '../apply/result.js';
 import { stepDevice } from '../apply/steps.js';
 import { VrError } from '../domain/errors.js';
-import type { DeviceKey, Plan } from '../domain/types.js';
+import type { DeviceKey, Plan, Target } from '../domain/types.js';
 import type { SysfsPort } from '../sysfs/port.js';
 import { openStateDir, stateDirPath, type StateDir } from './dir.js';
 import { systemStateHost, type StateHost } from './host.js';
@@ -34,19 +34,29 @@ const hostOf = (env: StateEnv): StateHost => env.stateHost ?? systemStateHost();
  * and the plan goes on without the managed set.
  */
 export function peekState(env: StateEnv, dirFlag: string | undefined, say: Say): DeviceKey[] {
+  return Object.keys(peekManaged(env, dirFlag, say));
+}
+
+/** peekState with what the last apply set each device to (for telling spec from drift). */
+export function peekManaged(env: StateEnv, dirFlag: string | undefined, say: Say): ManagedSet {
   const path = stateDirPath(dirFlag, env.sysfs.root);
-  if (path === null) return [];
+  if (path === null) return {};
   const dir = openStateDir(path, { create: false });
-  if (!dir) return [];
+  if (!dir) return {};
   try {
     const note = unfinished(dir, hostOf(env));
     if (note) say(`Warning: ${note.message}`);
-    return Object.keys(readManaged(dir));
+    return readManaged(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EACCES') throw err;
     say(`Warning: cannot read state dir ${path} (${(err as Error).message}): devices an earlier apply changed are not checked for drift or prune; run as root.`);
-    return [];
+    return {};
   }
+}
+
+/** What the planner takes from the managed set: PlanOptions.managed and PlanOptions.applied. */
+export function planInputs(set: ManagedSet): { managed: DeviceKey[]; applied: Record<DeviceKey, Target> } {
+  return { managed: Object.keys(set), applied: Object.fromEntries(Object.entries(set).map(([key, entry]) => [key, entry.target])) };
 }
 
 /** The last journal's unfinished section, described; null when it is settled or there is none. */
@@ -72,6 +82,8 @@ export interface ApplyStateRequest {
 
 export interface ApplyState {
   managed: DeviceKey[];
+  /** What the last applies set each managed device to (PlanOptions.applied). */
+  applied: Record<DeviceKey, Target>;
   journal: ApplyJournal;
   release(): void;
 }
@@ -96,7 +108,7 @@ export async function openApplyState(env: StateEnv, req: ApplyStateRequest): Pro
       ]);
     }
     const managed = readManaged(dir);
-    return { managed: Object.keys(managed), journal: applyJournal(dir, env.sysfs, host, managed, req), release: () => lock.release() };
+    return { ...planInputs(managed), journal: applyJournal(dir, env.sysfs, host, managed, req), release: () => lock.release() };
   } catch (err) {
     lock.release();
     throw err;
