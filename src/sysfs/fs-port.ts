@@ -4,12 +4,14 @@
 // (unbind of a busy device) does not freeze the event loop and the caller can bound it; the CLI
 // hands in a WriteWorker so that such a write blocks a child process, not this one.
 
-import { readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, sep } from 'node:path';
 import { KernelWriteError } from '../domain/errors.js';
 import { assertRootRelative } from './path.js';
 import type { SysfsPort } from './port.js';
 import { inProcessWriter, type AttrWriter } from './write-attr.js';
+
+const readBuffer = Buffer.allocUnsafe(64 * 1024);
 
 export class FsSysfsPort implements SysfsPort {
   readonly root: string;
@@ -49,12 +51,25 @@ export class FsSysfsPort implements SysfsPort {
 
   read(path: string): string | null {
     const file = this.resolve(path);
+    let fd: number;
     try {
-      const text = readFileSync(file, 'utf8');
-      return text.endsWith('\n') ? text.slice(0, -1) : text;
+      fd = openSync(file, 'r');
     } catch {
       return null;
     }
+    let text: string;
+    try {
+      // sysfs hands over a whole attribute (at most a page) in one read, and so does a regular file
+      // short of EOF: one read into a shared buffer, instead of readFileSync's fstat, read to EOF and
+      // fresh buffer, for each of the thousands of attributes observe reads.
+      const n = readSync(fd, readBuffer, 0, readBuffer.length, 0);
+      text = n < readBuffer.length ? readBuffer.toString('utf8', 0, n) : readFileSync(file, 'utf8');
+    } catch {
+      return null;
+    } finally {
+      closeSync(fd);
+    }
+    return text.endsWith('\n') ? text.slice(0, -1) : text;
   }
 
   readLink(path: string): string | null {
