@@ -39,8 +39,11 @@ export async function execute(
   const modulesLoaded: string[] = [];
   const ctx = {
     io,
-    touch(device: DeviceKey) {
-      if (!touched.has(device)) touched.set(device, capture(ports.sysfs, device));
+    touch(device: DeviceKey, how?: { bystander?: boolean }) {
+      const known = touched.get(device);
+      if (!known) touched.set(device, { ...capture(ports.sysfs, device), ...(how?.bystander && { bystander: true }) });
+      // A step of the plan now writes to it: it is no longer a bystander.
+      else if (!how?.bystander) delete known.bystander;
     },
     moduleLoaded(module: string) {
       if (!modulesLoaded.includes(module)) modulesLoaded.push(module);

@@ -24,6 +24,11 @@ export interface Touched {
   sriov?: { numVfs: number; vfs: Map<DeviceKey, BindingState> };
   /** A VF's PF. */
   physfn?: DeviceKey;
+  /**
+   * Captured only because a module load could bind it (unbound, and nothing in the plan names
+   * it): restored like any other, but listed as restored only if it had moved.
+   */
+  bystander?: boolean;
   /** A write to it never returned: its state is unknown and nothing more may be written to it. */
   hung: boolean;
   /**
@@ -88,7 +93,7 @@ export async function rollBack(touched: Touched[], io: Io, hooks: ApplyHooks = {
   for (const rec of [...touched].reverse()) {
     if (underTouchedPf(rec)) continue;
     if (!rec.sriov) {
-      await restore(rec, rec.pre, true);
+      await restore(rec, rec.pre, rec.bystander !== true);
       continue;
     }
     const { numVfs, vfs: preVfs } = rec.sriov;

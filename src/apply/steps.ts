@@ -1,6 +1,6 @@
 // One plan step: its write (at most one) and the read-back that proves it took effect.
 
-import { splitKey } from '../domain/names.js';
+import { deviceKey, splitKey } from '../domain/names.js';
 import type { DeviceKey, Step } from '../domain/types.js';
 import { layout } from '../sysfs/layout.js';
 import { explainVanished, showOverride } from './explain.js';
@@ -11,7 +11,7 @@ import { describeBinding } from './result.js';
 export interface StepContext {
   io: Io;
   /** Records a device's state before the first write to it, for rollback. */
-  touch(device: DeviceKey): void;
+  touch(device: DeviceKey, opts?: { bystander?: boolean }): void;
   moduleLoaded(module: string): void;
   /** The driver the plan's verify step expects `device` on (undefined: any, or no verify step). */
   expectedDriver(device: DeviceKey): string | null | undefined;
@@ -26,6 +26,13 @@ export async function runStep(step: Step, ctx: StepContext): Promise<void> {
   if (step.kind !== 'load-module' && step.kind !== 'verify') ctx.touch(step.device);
   switch (step.kind) {
     case 'load-module': {
+      // Loading a driver binds unbound devices that match it (by ID, or by an override naming it)
+      // without any step of ours: record them first, so a rollback can put them back too.
+      for (const name of io.sysfs.list(layout.busDevices(step.bus))) {
+        const key = deviceKey(step.bus, name);
+        const now = readBinding(io.sysfs, key);
+        if (now.driver === null && (now.override === null || now.override === step.driver)) ctx.touch(key, { bystander: true });
+      }
       await io.loadModule(step.module);
       ctx.moduleLoaded(step.module);
       if (!io.sysfs.list(layout.busDrivers(step.bus)).includes(step.driver)) {

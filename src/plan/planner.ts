@@ -316,6 +316,15 @@ function planModules(ctx: Ctx, planned: Map<DeviceKey, Planned>): Step[] {
       ctx.warnings.push({ message: `could not check that module ${module} exists (no module list for this kernel); the plan loads it and apply stops if that fails`, ...(rule && { rule }) });
     }
     steps.push({ kind: 'load-module', module, driver, bus, group: null });
+    // The load attaches the driver to every unbound device whose override already names it (left
+    // by driverctl or an earlier tool). No step of the plan does that, so the plan has to say it.
+    for (const d of ctx.host.devices) {
+      if (d.bus !== bus || d.driver !== null || d.override !== driver || planned.has(d.key)) continue;
+      ctx.warnings.push({
+        message: `loading ${module} also binds ${d.name} to ${driver}: its driver_override already names ${driver} (left by an earlier tool such as driverctl); add a rule for it, or clear its override`,
+        device: d.key,
+      });
+    }
   }
   return steps;
 }
