@@ -44,15 +44,22 @@ function kernels(): LabKernel[] {
 }
 
 async function bootAndLog(kernel: LabKernel): Promise<BootOutcome> {
-  const outcome = await bootGuest({
-    kernel,
-    job: `exec node dist/test/lab/guest/runner.js ${SCENARIOS.join(' ')}`,
-    timeoutMs: 8 * 60_000,
-    async onSync(line, qmp) {
-      const [, command, id] = line.split(' ');
-      if (command === 'device_del') await qmp.execute('device_del', { id });
-    },
-  });
+  const boot = (): Promise<BootOutcome> =>
+    bootGuest({
+      kernel,
+      job: `exec node dist/test/lab/guest/runner.js ${SCENARIOS.join(' ')}`,
+      timeoutMs: 8 * 60_000,
+      async onSync(line, qmp) {
+        const [, command, id] = line.split(' ');
+        if (command === 'device_del') await qmp.execute('device_del', { id });
+      },
+    });
+  let outcome = await boot();
+  if (outcome.bootSeconds === null) {
+    // The guest never reached its job: an emulator or boot hiccup, not something the product did.
+    console.log(`lab ${kernel.label}: the guest did not come up; booting once more. Its console ended with:\n${outcome.console.slice(-600)}`);
+    outcome = await boot();
+  }
   const logs = join(CACHE, 'logs');
   mkdirSync(logs, { recursive: true });
   writeFileSync(join(logs, `${kernel.label}.log`), outcome.console);
@@ -128,7 +135,7 @@ labKernels.forEach((kernel, i) => {
     const f = facts('lifecycle');
     assert.is(f.again.exit, 0, show(f.again));
     assert.equal(f.afterAgain, f.afterApply);
-    assert.is(f.planAgain.exit, 0, show(f.planAgain));
+    assert.match(said(f.again), 'No changes');
   });
 
   s('`default` restores the host driver, clears the override and removes the node', () => {

@@ -127,11 +127,12 @@ export async function bootGuest(opts: BootOptions): Promise<BootOutcome> {
   // Unix socket paths are short (108 bytes); a clone's path need not be.
   const sockDir = mkdtempSync(join(tmpdir(), 'vrlab-'));
   const qmpPath = join(sockDir, 'qmp.sock');
+  // no_timer_check: on a busy host, TCG can fail the kernel's IO-APIC timer check, which panics.
   const args = [
     '-accel', 'tcg', '-machine', 'q35,kernel-irqchip=split', '-m', '2048', '-smp', '1',
     '-nographic', '-vga', 'none', '-no-reboot', '-net', 'none',
     '-kernel', opts.kernel.vmlinuz, '-initrd', opts.kernel.initrd,
-    '-append', `console=ttyS0 quiet intel_iommu=on panic=-1 vrlab_job=${jobPath} vrlab_tree=${opts.kernel.tree}`,
+    '-append', `console=ttyS0 quiet intel_iommu=on panic=-1 no_timer_check vrlab_job=${jobPath} vrlab_tree=${opts.kernel.tree}`,
     '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
     '-qmp', `unix:${qmpPath},server=on,wait=off`,
     ...DEVICES.flatMap((d) => ['-device', d]),

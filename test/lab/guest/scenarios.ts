@@ -52,7 +52,6 @@ export const SCENARIOS: Record<string, Scenario> = {
     const client = vfioClient(LAB.nic0);
     const again = cli(['apply', toVfio, '--state-dir', dir]);
     const afterAgain = snapshot();
-    const planAgain = cli(['plan', toVfio, '--detailed-exitcode']);
     const restore = cli(['apply', stateFile('nic0-default', stateYaml([{ match: { address: LAB.nic0 }, driver: 'default' }])), '--state-dir', dir]);
     return {
       before,
@@ -65,7 +64,6 @@ export const SCENARIOS: Record<string, Scenario> = {
       client,
       again,
       afterAgain,
-      planAgain,
       restore,
       afterRestore: snapshot(),
     };
