@@ -1,6 +1,7 @@
 #!/bin/busybox sh
 # /init of the lab's initramfs. Mounts the host's root read-only over 9p under a RAM overlay (so
-# the guest can write anywhere, e.g. /var/lib, without a byte reaching the host), gives it the
+# the guest can write anywhere, /tmp and /var/lib included, without a byte reaching the host; and
+# a checkout under the host's /tmp stays visible, which a tmpfs on /tmp would hide), gives it the
 # guest kernel's module tree as /lib/modules, loads the device drivers (not vfio-pci: the tool
 # under test must load that), runs the job script named by `vrlab_job=` and powers off.
 # Kernel parameters without a dot reach init as environment: vrlab_job, vrlab_tree.
@@ -26,14 +27,13 @@ done </modules/load
 
 mkdir -p /lower /upper /root
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose hostroot /lower || fail "mount 9p hostroot"
-mount -t tmpfs -o size=256m tmpfs /upper
+mount -t tmpfs -o size=512m tmpfs /upper
 mkdir -p /upper/data /upper/work
 mount -t overlay -o lowerdir=/lower,upperdir=/upper/data,workdir=/upper/work overlay /root || fail "mount overlay"
 R=/root
 mount -t proc proc $R/proc
 mount -t sysfs sysfs $R/sys
 mount -t devtmpfs devtmpfs $R/dev
-mount -t tmpfs -o size=256m tmpfs $R/tmp
 release=$(uname -r)
 mkdir -p $R/lib/modules
 ln -sfn "$vrlab_tree/lib/modules/$release" "$R/lib/modules/$release"

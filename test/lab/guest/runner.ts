@@ -3,10 +3,14 @@
 // serial console, with the kernel log lines the scenario caused.
 
 import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { WORK } from './cli.js';
 import { assertInsideLab, resetToBoot } from './kernel.js';
 import { SCENARIOS } from './scenarios.js';
 
 assertInsideLab();
+// The guest's /tmp shows the host's through the overlay: start from a work dir of our own.
+rmSync(WORK, { recursive: true, force: true });
 
 function kernelLog(clear: boolean): string[] {
   const r = spawnSync('dmesg', clear ? ['-c'] : [], { encoding: 'utf8' });
