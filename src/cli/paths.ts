@@ -1,10 +1,7 @@
-// Files shipped with the package (schemas/), located from this module: compiled code lives in
-// dist/src/cli/, three levels below the package root, both in the repository and when installed.
+// The package root, located from this module: compiled code lives in dist/src/cli/, three levels
+// below it, both in the repository and when installed. Shipped files are read through
+// shipped/files.ts, which also serves them inside the single executable.
 
 import { fileURLToPath } from 'node:url';
 
 export const packageRoot = fileURLToPath(new URL('../../../', import.meta.url));
-
-export function schemaPath(name: 'state' | 'plan'): string {
-  return fileURLToPath(new URL(`../../../schemas/${name}.schema.json`, import.meta.url));
-}

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
-import { schemaPath } from '../cli/paths.js';
+import { readShipped } from '../shipped/files.js';
 
 export default class Schema extends BaseCommand<typeof Schema> {
   static override summary = 'Print the JSON Schema of the state file (or of the plan document).';
@@ -19,7 +18,7 @@ the document that \`plan --json\` emits. The output is the schema itself, with o
   };
 
   public async run(): Promise<unknown> {
-    const text = readFileSync(schemaPath(this.flags.plan ? 'plan' : 'state'), 'utf8');
+    const text = readShipped(`schemas/${this.flags.plan ? 'plan' : 'state'}.schema.json`);
     this.log(text.trimEnd());
     return JSON.parse(text);
   }

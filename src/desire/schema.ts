@@ -4,13 +4,11 @@
 // `tsc`, or a schema edited since the build: the generated code names the schema it came from.
 
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Ajv, ValidateFunction } from 'ajv';
+import { readShipped } from '../shipped/files.js';
 
-/** schemas/ ships next to dist/ (package.json `files`); this module runs from dist/src/desire/. */
-const SCHEMA_URL = new URL('../../../schemas/state.schema.json', import.meta.url);
 /** Where the build puts the standalone validator (CommonJS, as ajv emits it). */
 export const PRECOMPILED_URL = new URL('./state-validator.cjs', import.meta.url);
 
@@ -21,9 +19,10 @@ const require = createRequire(import.meta.url);
 let text: string | undefined;
 let schema: Record<string, unknown> | undefined;
 let validator: ValidateFunction | undefined;
+let bundled: ValidateFunction | undefined;
 
 function schemaText(): string {
-  text ??= readFileSync(SCHEMA_URL, 'utf8');
+  text ??= readShipped('schemas/state.schema.json');
   return text;
 }
 
@@ -44,10 +43,15 @@ export function stateValidator(): ValidateFunction {
   return validator;
 }
 
+/** The single executable carries the generated validator in its bundle: there is no file to require. */
+export function useBundledValidator(generated: ValidateFunction): void {
+  bundled = generated;
+}
+
 function precompiled(): ValidateFunction | undefined {
   let generated: ValidateFunction & { schemaDigest?: unknown };
   try {
-    generated = require(fileURLToPath(PRECOMPILED_URL)) as typeof generated;
+    generated = (bundled ?? require(fileURLToPath(PRECOMPILED_URL))) as typeof generated;
   } catch {
     return undefined; // not built
   }
