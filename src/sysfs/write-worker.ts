@@ -9,7 +9,11 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { WriteFailure, type AttrWriter } from './write-attr.js';
 
-const CHILD = fileURLToPath(new URL('./write-child.js', import.meta.url));
+/**
+ * The child's module. The single executable has no such file: there process.execPath is the binary
+ * itself, which runs the child when it finds this path as its argument (src/sea/main.ts).
+ */
+export const WRITE_CHILD = fileURLToPath(new URL('./write-child.js', import.meta.url));
 
 interface Answer {
   id: number;
@@ -82,7 +86,7 @@ export class WriteWorker implements AttrWriter {
 
 function spawnChild(): ChildProcess {
   // No stdio: a child stuck in a write must not hold the parent's pipes open after it exits.
-  const child = fork(CHILD, [], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'], execArgv: [] });
+  const child = fork(WRITE_CHILD, [], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'], execArgv: [] });
   child.unref();
   child.channel?.unref();
   // An 'error' with no listener would crash the tool; each write listens for its own.
