@@ -16,14 +16,20 @@ export interface ApplyRunOptions {
   color: boolean;
   /** The state dir's write-ahead journal (state/session.ts); absent when the run keeps no state. */
   journal?: ApplyJournal;
+  /** Stops the apply as SIGINT/SIGTERM do (`watch` stopping); a string reason is recorded as the signal. */
+  signal?: AbortSignal;
 }
 
 export async function applyPlan(plan: Plan, env: RunEnv, opts: ApplyRunOptions): Promise<ApplyResult> {
   const abort = new AbortController();
-  const stop = (signal: NodeJS.Signals): void => {
+  const stop = (signal: string): void => {
+    if (abort.signal.aborted) return; // a second signal, or the caller's stop after the signal
     opts.journal?.signal(signal);
     abort.abort(signal);
   };
+  const stopped = (): void => stop(typeof opts.signal?.reason === 'string' ? opts.signal.reason : 'abort');
+  if (opts.signal?.aborted) stopped();
+  opts.signal?.addEventListener('abort', stopped);
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   const progress = opts.progress ? progressHooks((t) => process.stderr.write(t), palette(opts.color)) : undefined;
@@ -31,6 +37,7 @@ export async function applyPlan(plan: Plan, env: RunEnv, opts: ApplyRunOptions):
   try {
     return await (opts.journal ? opts.journal.run(plan, progress, go) : go(progress));
   } finally {
+    opts.signal?.removeEventListener('abort', stopped);
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
