@@ -59,8 +59,14 @@ export function canonicalHex(text: string | null, width: number): string | null 
 }
 
 function readDevice(sysfs: SysfsPort, bus: Bus, name: string): Device | null {
-  const read = (attr: DeviceAttr): string | null => sysfs.read(layout.attr(bus, name, attr));
-  const link = (attr: DeviceAttr): string | null => linkName(sysfs.readLink(layout.attr(bus, name, attr)));
+  // One listing of the device directory says which attributes exist: most are absent on most
+  // devices (boot_vga but on VGA, sriov_* but on PFs, physfn but on VFs, driver when unbound), and
+  // a failed open costs as much as a read. An entry that vanishes after the listing reads as null.
+  const dir = layout.device(bus, name);
+  const present = new Set(sysfs.list(dir));
+  const has = (attr: DeviceAttr): boolean => present.has(attr.split('/', 1)[0]!);
+  const read = (attr: DeviceAttr): string | null => (has(attr) ? sysfs.read(`${dir}/${attr}`) : null);
+  const link = (attr: DeviceAttr): string | null => (has(attr) ? linkName(sysfs.readLink(`${dir}/${attr}`)) : null);
 
   // driver_override exists on every pci and platform device: without it the device is gone.
   const override = read('driver_override');
