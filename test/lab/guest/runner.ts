@@ -14,7 +14,7 @@ rmSync(WORK, { recursive: true, force: true });
 
 function kernelLog(clear: boolean): string[] {
   const r = spawnSync('dmesg', clear ? ['-c'] : [], { encoding: 'utf8' });
-  return (r.stdout ?? '').split('\n').filter(Boolean).slice(-40);
+  return (r.stdout ?? '').split('\n').filter(Boolean).slice(-150);
 }
 
 const ctx = {

@@ -28,6 +28,7 @@ function vfioClient(address: string): Facts {
 
 const nic0Vfio = stateYaml([{ match: { address: LAB.nic0 }, driver: 'vfio-pci' }]);
 
+// Run in this order, one boot per kernel; hotUnplug removes hot0 for good, so it stays last.
 export const SCENARIOS: Record<string, Scenario> = {
   // The harness's own proof: the layout the other scenarios rely on, before the tool runs.
   layout: () => ({
@@ -113,12 +114,15 @@ export const SCENARIOS: Record<string, Scenario> = {
     };
   },
 
-  // The NVMe PF keeps its driver and gets two VFs on vfio-pci.
+  // The NVMe PF keeps its driver and gets two VFs on vfio-pci. The plan may create the VFs first
+  // and bind them on a second apply (it says so), as a user following it would run.
   sriov: () => {
     const state = stateFile('nvme-vfs', stateYaml([{ match: { address: LAB.nvme0 }, driver: 'nvme', extra: 'vfs: { count: 2, driver: vfio-pci }' }]));
     const apply = cli(['apply', state, '--state-dir', stateDir('sriov')]);
+    const second = cli(['apply', state, '--state-dir', stateDir('sriov')]);
     return {
       apply,
+      second,
       pf: device(LAB.nvme0),
       vfs: LAB.nvmeVfs.map(device),
       numvfs: readFileSync(`/sys/bus/pci/devices/${LAB.nvme0}/sriov_numvfs`, 'utf8').trim(),
