@@ -3,6 +3,7 @@
 // planner gets their keys (PlanOptions.managed) to tell drift from spec and to prune devices no
 // rule covers any more; a prune that put a device back to `default` hands it back to the host.
 
+import { mdevKey } from '../domain/names.js';
 import type { BindingState, DeviceKey, Plan, Target } from '../domain/types.js';
 import { readStateFile, writeAtomic, type StateDir } from './dir.js';
 import type { DeviceSnapshot } from './records.js';
@@ -16,6 +17,12 @@ export interface ManagedEntry {
   /** Journal of the apply that first changed it, and of the latest one. */
   since: string;
   journal: string;
+  /**
+   * Set for an mdev the tool created (key `mdev/<uuid>`, names.ts mdevKey): where it created it. An
+   * mdev has no binding, so its `target` reads `none` and its `original` unbound; an mdev the tool
+   * created and no entry declares any more is pruned, that is removed.
+   */
+  mdev?: { parent: string; type: string };
 }
 
 export type ManagedSet = Record<DeviceKey, ManagedEntry>;
@@ -58,6 +65,21 @@ export function afterApply(set: ManagedSet, plan: Plan, pre: DeviceSnapshot[], j
       original,
       since: known?.since ?? journal,
       journal,
+    };
+  }
+  for (const m of plan.mdevs ?? []) {
+    const key = mdevKey(m.uuid);
+    if (!m.after) {
+      delete next[key];
+      continue;
+    }
+    next[key] = {
+      ...(m.spec ? { rule: { index: m.spec.index, line: m.spec.line } } : {}),
+      target: { kind: 'none' },
+      original: { driver: null, override: null },
+      since: next[key]?.since ?? journal,
+      journal,
+      mdev: { parent: m.after.parent, type: m.after.type },
     };
   }
   return next;

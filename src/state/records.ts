@@ -15,7 +15,9 @@ export interface DeviceSnapshot {
   key: DeviceKey;
   binding: BindingState;
   physfn?: DeviceKey;
-  sriov?: { numVfs: number; vfs: { key: DeviceKey; binding: BindingState }[] };
+  sriov?: { numVfs: number; vfs: { key: DeviceKey; binding: BindingState }[]; autoprobe?: boolean };
+  /** An mdev (`mdev/<uuid>`): where it was, or null when it did not exist. */
+  mdev?: { parent: string; type: string } | null;
 }
 
 /** Who wrote a section of the journal, and in which boot: enough to tell a dead writer from a live one. */
@@ -68,7 +70,11 @@ export type JournalRecord =
 export function toSnapshot(t: Touched): DeviceSnapshot {
   const snap: DeviceSnapshot = { key: t.key, binding: t.pre };
   if (t.physfn !== undefined) snap.physfn = t.physfn;
-  if (t.sriov) snap.sriov = { numVfs: t.sriov.numVfs, vfs: [...t.sriov.vfs].map(([key, binding]) => ({ key, binding })) };
+  if (t.sriov) {
+    snap.sriov = { numVfs: t.sriov.numVfs, vfs: [...t.sriov.vfs].map(([key, binding]) => ({ key, binding })) };
+    if (t.sriov.autoprobe !== undefined) snap.sriov.autoprobe = t.sriov.autoprobe;
+  }
+  if (t.mdev !== undefined) snap.mdev = t.mdev;
   return snap;
 }
 
@@ -76,6 +82,10 @@ export function toSnapshot(t: Touched): DeviceSnapshot {
 export function fromSnapshot(s: DeviceSnapshot): Touched {
   const t: Touched = { key: s.key, pre: s.binding, hung: false, override: s.binding.override };
   if (s.physfn !== undefined) t.physfn = s.physfn;
-  if (s.sriov) t.sriov = { numVfs: s.sriov.numVfs, vfs: new Map(s.sriov.vfs.map((v) => [v.key, v.binding])) };
+  if (s.sriov) {
+    t.sriov = { numVfs: s.sriov.numVfs, vfs: new Map(s.sriov.vfs.map((v) => [v.key, v.binding])) };
+    if (s.sriov.autoprobe !== undefined) t.sriov.autoprobe = s.sriov.autoprobe;
+  }
+  if (s.mdev !== undefined) t.mdev = s.mdev;
   return t;
 }

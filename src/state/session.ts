@@ -4,6 +4,7 @@
 // the executor inside a journal whose begin record is on disk before the first write.
 
 import { deviceExists } from '../apply/io.js';
+import { mdevUuidOf } from '../domain/names.js';
 import { capture } from '../apply/restore.js';
 import type { ApplyHooks, ApplyResult } from '../apply/result.js';
 import { stepDevice } from '../apply/steps.js';
@@ -189,7 +190,7 @@ function applyJournal(dir: StateDir, sysfs: SysfsPort, host: StateHost, managed:
         time: time(),
         ...(result.failure ? { failure: result.failure } : {}),
         ...(result.rollback ? { rollback: result.rollback } : {}),
-        post: snapshots(sysfs, devices.filter((k) => deviceExists(sysfs, k))),
+        post: snapshots(sysfs, devices.filter((k) => deviceExists(sysfs, k) || mdevUuidOf(k) !== null)),
       });
       w.close();
       if (result.outcome === 'applied') writeManaged(dir, afterApply(managed, plan, pre, w.id));

@@ -6,6 +6,7 @@
 // apply (or rollback) that was interrupted half-way.
 
 import { deviceExists, makeIo } from '../apply/io.js';
+import { mdevUuidOf } from '../domain/names.js';
 import { rollBack } from '../apply/restore.js';
 import { describeBinding, type ApplyHooks, type RollbackReport } from '../apply/result.js';
 import { VrError } from '../domain/errors.js';
@@ -90,6 +91,11 @@ async function undo(dir: StateDir, env: StateEnv & { modules: ModulePort }, host
   const applied = `the apply of ${view.begin.writer.time} (${view.begin.writer.command})`;
 
   if (status.kind === 'running') throw new VrError('lock', describeOpen(view, status));
+  if (view.begin.sysfsRoot !== env.sysfs.root) {
+    throw new VrError('input', `${applied} wrote to sysfs root ${view.begin.sysfsRoot}; this run would write to ${env.sysfs.root}`, [
+      { message: 'the journal belongs to another sysfs root', hint: `run rollback with --sysfs-root ${view.begin.sysfsRoot}` },
+    ]);
+  }
   if (status.kind === 'interrupted') {
     if (!req.recover) {
       throw new VrError('safety', `${describeOpen(view, status)}\nPlain rollback acts only on a finished apply.`, [
@@ -223,11 +229,15 @@ function touchedSnapshots(view: JournalView): DeviceSnapshot[] {
 
 /** The device as it is now, or null when it is gone. */
 function current(env: StateEnv, key: DeviceKey): DeviceSnapshot | null {
-  return deviceExists(env.sysfs, key) ? snapshots(env.sysfs, [key])[0]! : null;
+  // An mdev's snapshot says itself whether it exists (`mdev: null`): removed is a state, not gone.
+  return deviceExists(env.sysfs, key) || mdevUuidOf(key) !== null ? snapshots(env.sysfs, [key])[0]! : null;
 }
 
 const same = (a: DeviceSnapshot, b: DeviceSnapshot): boolean =>
-  a.binding.driver === b.binding.driver && a.binding.override === b.binding.override && a.sriov?.numVfs === b.sriov?.numVfs;
+  a.binding.driver === b.binding.driver &&
+  a.binding.override === b.binding.override &&
+  a.sriov?.numVfs === b.sriov?.numVfs &&
+  JSON.stringify(a.mdev) === JSON.stringify(b.mdev);
 
 function describeSnap(s: DeviceSnapshot): string {
   return `${describeBinding(s.binding)}${s.sriov ? `, ${s.sriov.numVfs} VFs` : ''}`;

@@ -23,7 +23,10 @@ interface Answer {
 }
 
 export interface WriteWorkerOptions {
-  /** After this long a write's child is abandoned; default: never (only a newer write replaces it). */
+  /**
+   * After this long (from the request, so starting a child counts) a write's child is abandoned;
+   * default: never (only a newer write replaces it). Set it to the caller's write timeout.
+   */
   holdMs?: number;
 }
 

@@ -139,6 +139,14 @@ s('a failed (rolled back) last apply leaves nothing to roll back', async (ctx) =
   assert.match(r.stdout, 'failed and was rolled back then');
 });
 
+s('a journal of another sysfs root is not rolled back onto this one', async (ctx) => {
+  const elsewhere = Object.create(ctx.model, { root: { value: '/mnt/other-sysfs' } }) as KernelModel;
+  injectEnv(() => ({ sysfs: elsewhere, modules: ctx.model, hostname: 'pve-lab', stateHost: ctx.machine.process(600) }));
+  const r = await rollback(ctx);
+  assert.is(r.exitCode, 1);
+  assert.match(r.stderr, 'wrote to sysfs root kernel-model; this run would write to /mnt/other-sysfs');
+});
+
 s('no journal: nothing to roll back, exit 1', async (ctx) => {
   const r = await runIn(Rollback, ['--state-dir', `${ctx.w.stateDir}-none`]);
   assert.is(r.exitCode, 1);

@@ -4,6 +4,7 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gpuPassthrough } from '../../examples/hosts.js';
 import { injectEnv } from '../../src/cli/context.js';
 import type { Host } from '../../src/domain/types.js';
 import type { KernelModel } from '../../src/kernel/model.js';
@@ -68,6 +69,19 @@ export function useModel(model: KernelModel, host: StateHost): void {
 
 export function hostOf(model: KernelModel): Host {
   return observe(model, { modules: model, kernelRelease: model.kernel });
+}
+
+/** A write or module load the kernel model completed, as model-cli.ts logs them. */
+export type Completed = { write: string; value: string } | { load: string };
+
+/** The example GPU host after `events`: what a killed model-cli process left behind. */
+export async function replay(events: Completed[]): Promise<KernelModel> {
+  const model = gpuPassthrough();
+  for (const e of events) {
+    if ('load' in e) await model.load(e.load);
+    else await model.write(e.write, e.value);
+  }
+  return model;
 }
 
 export function journalRecords(stateDir: string): JournalRecord[] {

@@ -1,0 +1,47 @@
+// The real CLI in its own process, writing to a kernel model of the example GPU host instead of
+// /sys, so a test can kill it mid-apply. Every write and module load the "kernel" completed is
+// logged to a file as it completes; replaying the log on a fresh model (replay()) gives the machine
+// as the process left it, for a later run in the test's own process.
+//
+//   node dist/test/state/model-cli.js <log.json> <hang-path | -> <cli args...>
+//
+// <hang-path>: that write blocks in the "kernel" as an unbind of a held device would. SIGTERM
+// stands for the kernel finishing it: the write in flight completes after the CLI has seen the
+// signal, as on a real host where the driver's remove() returns.
+
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { execute } from '@oclif/core';
+import { gpuPassthrough } from '../../examples/hosts.js';
+import { injectEnv } from '../../src/cli/context.js';
+import { packageRoot } from '../../src/cli/paths.js';
+import type { ModulePort, SysfsPort } from '../../src/sysfs/port.js';
+import type { Completed } from './support.js';
+
+const [logFile, hang, ...argv] = process.argv.slice(2);
+const model = gpuPassthrough();
+if (hang !== '-') model.inject({ path: hang!, errno: 'hang' });
+
+const log: Completed[] = [];
+const completed = (event: Completed) => (): void => {
+  log.push(event);
+  writeFileSync(logFile!, JSON.stringify(log));
+};
+writeFileSync(logFile!, '[]');
+
+const sysfs: SysfsPort = {
+  root: model.root,
+  read: (p) => model.read(p),
+  readLink: (p) => model.readLink(p),
+  list: (p) => model.list(p),
+  write: (p, v) => model.write(p, v).then(completed({ write: p, value: v })),
+};
+const modules: ModulePort = {
+  available: () => model.available(),
+  load: (m) => model.load(m).then(completed({ load: m })),
+};
+process.on('SIGTERM', () => setImmediate(() => model.release()));
+injectEnv(() => ({ sysfs, modules, hostname: 'pve-lab', kernelRelease: model.kernel }));
+
+await execute({ dir: pathToFileURL(join(packageRoot, 'bin/run.js')).href, args: argv });
