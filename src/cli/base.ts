@@ -2,7 +2,10 @@
 // one catch that turns any error into its exit code and a message (cli/report.ts).
 
 import { Command, Flags, type Interfaces } from '@oclif/core';
+import type { ApplyHooks } from '../apply/result.js';
+import type { Verbosity } from './apply-view.js';
 import { colorEnabled } from './color.js';
+import type { RunEnv } from './context.js';
 import { errorJson, errorText, reportFor } from './report.js';
 
 export type CmdFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
@@ -16,12 +19,14 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       summary: 'Root of the sysfs tree to read and write.',
       default: '/sys',
       env: 'VFIO_RECONCILE_SYSFS_ROOT',
+      helpValue: 'DIR',
       helpGroup: 'GLOBAL',
     }),
     'state-dir': Flags.string({
       summary:
         'Directory for the apply lock, journals and the managed-device set [default: /var/lib/vfio-reconcile for /sys; none for another --sysfs-root].',
       env: 'VFIO_RECONCILE_STATE_DIR',
+      helpValue: 'DIR',
       helpGroup: 'GLOBAL',
     }),
     color: Flags.boolean({
@@ -29,7 +34,17 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       allowNo: true,
       helpGroup: 'GLOBAL',
     }),
-    verbose: Flags.boolean({ summary: 'Print stack traces of unexpected errors.', helpGroup: 'GLOBAL' }),
+    quiet: Flags.boolean({
+      char: 'q',
+      summary: 'Print only errors and the final summary (no plan, progress or notes).',
+      exclusive: ['verbose'],
+      helpGroup: 'GLOBAL',
+    }),
+    verbose: Flags.boolean({
+      char: 'v',
+      summary: 'Show each step and each sysfs write with its path, value and timing (on stderr), and stack traces of unexpected errors.',
+      helpGroup: 'GLOBAL',
+    }),
   };
 
   protected flags!: CmdFlags<T>;
@@ -38,6 +53,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected positionals: string[] = [];
   /** Whether human output may carry ANSI colors; decided once in init(). */
   protected color = false;
+  /** --quiet / --verbose. */
+  protected verbosity: Verbosity = 'normal';
 
   public override async init(): Promise<void> {
     await super.init();
@@ -52,6 +69,21 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.args = args as CmdArgs<T>;
     this.positionals = argv as string[];
     this.color = colorEnabled({ env: process.env, isTTY: Boolean(process.stdout.isTTY), flag: this.flags.color });
+    this.verbosity = this.flags.quiet ? 'quiet' : this.flags.verbose ? 'verbose' : 'normal';
+  }
+
+  /** Progress hooks for a run that writes: a live line on a terminal, lines with --verbose, else none. */
+  protected async progress(): Promise<ApplyHooks | undefined> {
+    const { progressFor } = await import('./apply-view.js');
+    const { palette } = await import('./color.js');
+    return progressFor({ verbosity: this.verbosity, stream: process.stderr, env: process.env, palette: palette(this.color) });
+  }
+
+  /** With --verbose, `env` whose every sysfs write and module load is reported on stderr. */
+  protected async traced(env: RunEnv): Promise<RunEnv> {
+    if (this.verbosity !== 'verbose') return env;
+    const { tracedEnv } = await import('./trace.js');
+    return tracedEnv(env, (line) => void process.stderr.write(`${line}\n`));
   }
 
   /** Exit code for a run that finished without an error (2 = changes pending, 1 = blocked plan). */

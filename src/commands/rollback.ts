@@ -42,11 +42,9 @@ failure.`;
     if (!this.flags['dry-run']) requireRoot('rollback');
     const { rollbackLast } = await import('../state/undo.js');
     const { renderUndo } = await import('../state/undo-view.js');
-    const { progressHooks } = await import('../cli/apply-view.js');
-    const { palette } = await import('../cli/color.js');
     const writeTimeoutMs = this.flags['write-timeout'] * 1000;
-    const env = openEnv({ sysfsRoot: this.flags['sysfs-root'], writeTimeoutMs });
-    const progress = process.stderr.isTTY ? progressHooks((t) => process.stderr.write(t), palette(this.color)) : undefined;
+    const env = await this.traced(openEnv({ sysfsRoot: this.flags['sysfs-root'], writeTimeoutMs }));
+    const progress = await this.progress();
     const result = await rollbackLast(env, {
       dir: this.flags['state-dir'],
       force: this.flags.force,

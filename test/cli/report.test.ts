@@ -40,7 +40,7 @@ s('the JSON error carries kind, message and every diagnostic', () => {
   });
 });
 
-s('progress: one line per step, numbered N/M, ending ok or failed with the reason', async () => {
+s('progress lines (--verbose): each step numbered N/M, then ok with its time or failed with the reason', async () => {
   const model = gpuPassthrough();
   model.failProbe('vfio-pci', '0000:05:00.0', 'EIO');
   const state = loadStateFile('usb.yaml', 'version: 1\ndevices:\n  - match: { vendor: "1b21" }\n    driver: vfio-pci\n');
@@ -49,8 +49,10 @@ s('progress: one line per step, numbered N/M, ending ok or failed with the reaso
   const out: string[] = [];
   await execute(p, { sysfs: model, modules: model }, { hooks: progressHooks((t) => out.push(t), palette(false)) });
   const lines = out.join('').split('\n');
-  assert.is(lines[0], `step 1/${p.steps.length} load module vfio_pci (driver vfio-pci) ... ok`);
-  assert.ok(lines.some((l) => /^step \d+\/\d+ probe pci\/0000:05:00\.0 \.\.\. failed: /.test(l)), lines.join('\n'));
+  assert.is(lines[0], `[1/${p.steps.length}] load module vfio_pci (driver vfio-pci)`);
+  assert.match(lines[1]!, /^  ok \(\d+(\.\d)? ms\)$/);
+  const probe = lines.findIndex((l) => /^\[\d+\/\d+\] probe pci\/0000:05:00\.0$/.test(l));
+  assert.ok(probe > 0 && lines[probe + 1]!.startsWith('  failed: '), lines.join('\n'));
   assert.ok(lines.some((l) => l.startsWith('rollback pci/0000:05:00.0: ')));
 });
 
