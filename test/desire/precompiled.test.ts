@@ -1,7 +1,7 @@
 // The build ships ajv's standalone code for the state schema (precompile.ts); it must judge every
 // state file exactly as compiling the schema at run time does, errors and their parentSchema included.
 
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ const generated = createRequire(import.meta.url)(file) as ValidateFunction & { s
 const runtime = new Ajv(AJV_OPTIONS).compile(stateSchema());
 
 const examples = readdirSync(join(packageRoot, 'examples'), { withFileTypes: true })
-  .filter((e) => e.isDirectory())
+  .filter((e) => e.isDirectory() && existsSync(join(packageRoot, 'examples', e.name, 'state.yaml')))
   .map((e) => load(readFileSync(join(packageRoot, 'examples', e.name, 'state.yaml'), 'utf8')));
 const broken: unknown[] = [
   {},
