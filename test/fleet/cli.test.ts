@@ -11,6 +11,7 @@ import { gpuPassthrough } from '../../examples/hosts.js';
 import { injectEnv } from '../../src/cli/context.js';
 import Apply from '../../src/commands/apply.js';
 import Plan from '../../src/commands/plan.js';
+import Status from '../../src/commands/status.js';
 import type { KernelModel } from '../../src/kernel/model.js';
 import { runIn, runOut, sysfsTree, tempDir } from '../cli/harness.js';
 import { FakeMachine, managedFile } from '../state/support.js';
@@ -107,6 +108,17 @@ s('apply DIR: overlapping files are refused before anything is written, naming b
   assert.match(r.stderr, `Error: ${dir}: the state files for this host overlap`);
   assert.match(r.stderr, `${join(dir, 'zz-gpu-again.yaml')}:4:5: 0000:01:00.0 (10de:2204) is claimed by ${join(dir, 'gpu.yaml')}:4 (rule 'rtx3090') and by ${join(dir, 'zz-gpu-again.yaml')}:4 (rule devices[0])`);
   assert.equal(w.model.writes, [], 'nothing written');
+});
+
+s('status DIR names, for each device, the rule of the file for this host that covers it', async () => {
+  world();
+  const dir = repo({ 'gpu.yaml': GPU_FILE, 'usb.yaml': USB_FILE('vfio-pci'), 'other.yaml': 'version: 1\nhosts: ["nas-*"]\ndevices:\n  - match: { vendor: "8086" }\n    driver: none\n' });
+  const r = await runIn(Status, [dir, '--json']);
+  assert.is(r.exitCode, 0, r.stderr);
+  const rules = (JSON.parse(r.stdout) as { devices: { address: string; rule: { name?: string } | null }[] }).devices
+    .filter((d) => d.rule)
+    .map((d) => `${d.address} ${d.rule!.name}`);
+  assert.equal(rules, ['0000:01:00.0 rtx3090', '0000:01:00.1 rtx3090', '0000:05:00.0 usb-for-vm']);
 });
 
 s('git revert story: a dropped rule is pruned back to the host driver, the revert binds it again', async () => {
