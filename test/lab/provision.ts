@@ -149,6 +149,9 @@ function kernelTree(label: KernelLabel, pkg: string, version: string, log: Log):
     rmSync(tree, { recursive: true, force: true });
     renameSync(partial, tree);
     writeFileSync(join(tree, '.ready'), `${pkg} ${version}\n`);
+    // A newer kernel replaces the one cached for this label: ~250 MB each.
+    const kernels = join(CACHE, 'kernels');
+    for (const old of readdirSync(kernels).filter((d) => d.startsWith(`${label}_`) && join(kernels, d) !== tree)) rmSync(join(kernels, old), { recursive: true, force: true });
   }
   const release = readdirSync(join(tree, 'lib/modules'))[0]!;
   return { tree, release };
