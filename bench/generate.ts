@@ -179,6 +179,10 @@ export function benchTree(size: number, log: (line: string) => void = () => unde
   writeFileSync(join(tmp, 'complete'), `${new Date().toISOString()}\n`);
   rmSync(base, { recursive: true, force: true });
   renameSync(tmp, base);
+  // Trees of this size from older generator code only take space (a 16384-device one is ~1 GB).
+  for (const old of readdirSync(CACHE)) {
+    if (old.startsWith(`tree-${size}-`) && join(CACHE, old) !== base) rmSync(join(CACHE, old), { recursive: true, force: true });
+  }
   log(`  done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return tree;
 }

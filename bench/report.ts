@@ -45,10 +45,11 @@ export function machine(): string[] {
   const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? 'unknown CPU';
   const lspci = spawnSync('lspci', ['--version'], { encoding: 'utf8' }).stdout?.trim();
   const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout?.trim();
+  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'src', 'bin', 'package.json'], { encoding: 'utf8' }).stdout?.trim();
   return [
     `- CPU: ${model}, ${cpus().length} cores; ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM`,
     `- Node ${process.version}, Linux ${release()}${lspci ? `, ${lspci}` : ''}`,
-    `- ${new Date().toISOString().slice(0, 10)}${commit ? `, commit ${commit}` : ''}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (1, 5, 15 min) as the run ended`,
+    `- ${new Date().toISOString().slice(0, 10)}${commit ? `, commit ${commit}${dirty ? ' plus uncommitted changes' : ''}` : ''}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (1, 5, 15 min) as the run ended`,
   ];
 }
 
@@ -82,6 +83,7 @@ export function renderResults(table: string, targets: string, notes: string[]): 
     'the tree, plus bridges and endpoints; the state file has one rule sending every VF to vfio-pci. `lspci -D -k` and',
     '`driverctl list-devices` read the same tree mounted read-only over /sys in a private mount namespace; every',
     'tree command, vfio-reconcile\'s included, runs through that same wrapper so the setup cost is shared.',
+    'vfio-reconcile runs from a copy of the build taken when the run started (`node bin/run.js`, no oclif manifest).',
     '',
     ...machine(),
     '',

@@ -3,7 +3,7 @@
 //
 //   node dist/bench/run.js [--sizes 256,1024,4096,16384] [--runs 5] [--no-write]
 
-import { writeFileSync } from 'node:fs';
+import { cpSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchTree, REPO, SIZES, treeShape, type Tree } from './generate.js';
@@ -27,7 +27,19 @@ const trees = sizes.map((s) => benchTree(s, log));
 const nsProblem = namespaceProblem(trees[0]!.dir);
 if (nsProblem) log(`peers not run: ${nsProblem}`);
 
-const vr = (...args: string[]): string[] => [process.execPath, join(REPO, 'bin/run.js'), ...args];
+/**
+ * vfio-reconcile as built when the run started: a copy of the package's runtime files, so a
+ * rebuild during a long run (tsc in the same tree) cannot change what is measured halfway.
+ */
+function frozenBuild(): string {
+  const app = join(REPO, '.bench-cache', 'app');
+  rmSync(app, { recursive: true, force: true });
+  for (const part of ['package.json', 'bin', 'schemas', 'dist/src']) cpSync(join(REPO, part), join(app, part), { recursive: true });
+  symlinkSync(join(REPO, 'node_modules'), join(app, 'node_modules'));
+  return app;
+}
+const app = frozenBuild();
+const vr = (...args: string[]): string[] => [process.execPath, join(app, 'bin/run.js'), ...args];
 const exitOk = (status: number | null): string | null => (status === 0 ? null : `exit ${status}`);
 /** Lines of `text` that start a record (lspci's -k details are indented). */
 const records = (text: string): number => text.split('\n').filter((l) => l !== '' && !/^\s/.test(l)).length;
