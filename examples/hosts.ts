@@ -1,12 +1,14 @@
 // The example hosts bundled with vfio-reconcile, described as kernel models. `npm run examples`
 // writes each as a sysfs tree under examples/<name>/sysfs, so `plan --sysfs-root` works on a
-// machine with none of this hardware; a test checks the committed trees match these models.
+// machine with none of this hardware, and as examples/<name>/snapshot.json (snapshots.ts) for
+// `plan --snapshot`; tests check the committed files match these models.
 
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KernelModel } from '../src/kernel/model.js';
 import { writeSysfsTree } from '../src/kernel/tree.js';
+import { writeExampleSnapshots } from './snapshots.js';
 
 /**
  * A Proxmox workstation: boot GPU is the Intel iGPU, the RTX 3090 and its HDMI audio share IOMMU
@@ -97,5 +99,7 @@ export function writeExampleTrees(base: string): void {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   // dist/examples/hosts.js -> the source examples/ folder two levels up.
-  writeExampleTrees(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples'));
+  const examples = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples');
+  writeExampleTrees(examples);
+  writeExampleSnapshots(examples, EXAMPLE_HOSTS);
 }

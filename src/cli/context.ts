@@ -9,6 +9,8 @@ import { VrError } from '../domain/errors.js';
 import { liveHostEnv, type HostEnv } from '../observe/host-env.js';
 import { runningKernelModules } from '../observe/modules.js';
 import { DEFAULT_WRITE_TIMEOUT_MS } from '../apply/executor.js';
+import { openSnapshotEnv } from '../snapshot/env.js';
+import type { LoadedSnapshot } from '../snapshot/load.js';
 import type { StateHost } from '../state/host.js';
 import { FsSysfsPort } from '../sysfs/fs-port.js';
 import { WriteWorker } from '../sysfs/write-worker.js';
@@ -38,12 +40,25 @@ export interface RunEnv {
   usage?: HostEnv;
   /** Boot id, clock and process table for the state dir's lock and journal; the live machine's when absent. */
   stateHost?: StateHost;
+  /** Host files outside /sys (machine-id, modules.alias, driverctl.d). Only for the live /sys, like `usage`. */
+  hostFiles?: HostFiles;
+  /** A host read from a snapshot file (`--snapshot`): observeHost returns it instead of reading sysfs. */
+  snapshot?: LoadedSnapshot;
+}
+
+export interface HostFiles {
+  /** `/etc`: machine-id, driverctl.d. */
+  etc: string;
+  /** The running kernel's module directory, `/lib/modules/<release>`: modules.alias. */
+  libModules: string;
 }
 
 export interface EnvRequest {
   sysfsRoot: string;
   /** `--hostname`: plan as if on that host. */
   hostname?: string;
+  /** `--snapshot`: a snapshot file instead of the sysfs root (nothing of this machine is read). */
+  snapshot?: string;
   /** `--machine-id`: plan as if on the machine with that id. */
   machineId?: string;
   /** `--write-timeout`: how long a write may block before its worker process is abandoned. */
@@ -60,6 +75,7 @@ export function injectEnv(factory: EnvFactory | null): void {
 }
 
 export function openEnv(req: EnvRequest): RunEnv {
+  if (req.snapshot !== undefined) return openSnapshotEnv(req.snapshot, req);
   if (injected) return injected(req);
   const root = checkedRoot(req.sysfsRoot);
   const live = root === '/sys';
@@ -71,7 +87,7 @@ export function openEnv(req: EnvRequest): RunEnv {
     modules: live ? runningKernelModules() : new DetachedModules(req.sysfsRoot),
     hostname: req.hostname ?? osHostname(),
     ...(req.machineId !== undefined ? { machineId: req.machineId } : {}),
-    ...(live ? { kernelRelease: release(), usage: liveHostEnv(sysfs) } : {}),
+    ...(live ? { kernelRelease: release(), usage: liveHostEnv(sysfs), hostFiles: { etc: '/etc', libModules: join('/lib/modules', release()) } } : {}),
     ...(names ? { names } : {}),
   };
 }

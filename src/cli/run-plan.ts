@@ -20,6 +20,7 @@ export type PlanRun =
   | { kind: 'planned'; state: StateFile; host: Host; plan: Plan; doc: PlanDocument };
 
 export function observeHost(env: RunEnv): Host {
+  if (env.snapshot) return structuredClone(env.snapshot.host);
   const host = observe(env.sysfs, {
     modules: env.modules,
     hostname: env.hostname,
@@ -33,9 +34,10 @@ export function observeHost(env: RunEnv): Host {
  * `statePath`: a state file, or a directory whose files for this host are merged (fleet/select.ts).
  * `managed`: devices an earlier apply changed (the state dir's managed set), for prune and drift;
  * `applied`: what it set them to, so a changed rule reads as spec, not drift.
+ * `text`: the file's contents when the caller read them already (a saved plan keeps the same text).
  */
-export function planState(env: RunEnv, statePath: string, opts: { force: boolean; managed?: DeviceKey[]; applied?: Record<DeviceKey, Target> }): PlanRun {
-  const selection = selectFiles(loadSource(statePath), identityOf(env));
+export function planState(env: RunEnv, statePath: string, opts: { force: boolean; managed?: DeviceKey[]; applied?: Record<DeviceKey, Target>; text?: string }): PlanRun {
+  const selection = selectFiles(loadSource(statePath, opts.text), identityOf(env));
   if (selection.kind === 'elsewhere') return { kind: 'elsewhere', state: selection.state, hostname: env.hostname, message: selection.message };
   const host = observeHost(env);
   const desired = resolveFiles(selection.files, host, statePath);

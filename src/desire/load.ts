@@ -136,7 +136,7 @@ function toStateFile(parsed: ParsedYaml, file: string, diagnostics: Diagnostic[]
   return state;
 }
 
-function readStateText(path: string): string {
+export function readStateText(path: string): string {
   try {
     const st = statSync(path);
     if (!st.isFile()) throw problems('input', path, [{ file: path, message: 'not a regular file' }]);

@@ -5,15 +5,25 @@
 // - a registered driver belongs to the loaded module of the same name, if any;
 // - a PF's driver supports sriov_numvfs, except a vfio driver on a PF with no VFs (enable_sriov=0);
 // - an unloaded module registers one driver named after it (`vfio_pci` -> `vfio-pci` for the
-//   VFIO family and pci-stub, otherwise the module name), on the pci bus unless it is vfio_platform.
+//   VFIO family and pci-stub, otherwise the module name), on the pci bus unless it is vfio_platform;
+// - where the caller knows a device's default driver (a snapshot's modules.alias evidence), that
+//   driver's match table covers the device, so clearing an override predicts the right driver.
 
 import { isVfioDriver, moduleNameOf } from '../domain/names.js';
 import { BUSES, type Device, type Host } from '../domain/types.js';
+import { platformBaseName } from './match.js';
 import type { KernelModel } from './model.js';
+
+/** A driver the kernel would bind to a device with no override, and the module that registers it. */
+export interface DefaultBinding {
+  driver: string;
+  module: string | null;
+}
 
 const DASHED = /^(vfio_|pci_stub$)|_vfio_pci$/;
 
-function guessedDriver(module: string): { bus: 'pci' | 'platform'; name: string } {
+/** The driver an unloaded module is assumed to register. */
+export function guessedDriver(module: string): { bus: 'pci' | 'platform'; name: string } {
   const name = DASHED.test(module) ? module.replace(/_/g, '-') : module;
   return { bus: module === 'vfio_platform' ? 'platform' : 'pci', name };
 }
@@ -23,7 +33,7 @@ function rid(address: string): number {
   return parseInt(address.slice(5, 7), 16) * 256 + parseInt(address.slice(8, 10), 16) * 8 + Number(address[11]);
 }
 
-export function buildFromHost(k: KernelModel, host: Host): void {
+export function buildFromHost(k: KernelModel, host: Host, defaults: Record<string, DefaultBinding> = {}): void {
   const loaded = new Set(host.modules.loaded);
   for (const m of new Set([...host.modules.available, ...host.modules.loaded])) k.module(m, { loaded: loaded.has(m) });
 
@@ -41,6 +51,13 @@ export function buildFromHost(k: KernelModel, host: Host): void {
   for (const m of host.modules.available) {
     const { bus, name } = guessedDriver(m);
     if (!loaded.has(m) && !registered.has(`${bus}/${name}`)) k.driver(bus, name, { module: m, loaded: false });
+  }
+
+  for (const d of host.devices) {
+    const def = defaults[d.key];
+    if (def && !k.state.driver(d.bus, def.driver)) {
+      k.driver(d.bus, def.driver, { module: def.module, loaded: false });
+    }
   }
 
   const byKey = new Map(host.devices.map((d) => [d.key, d]));
@@ -64,6 +81,24 @@ export function buildFromHost(k: KernelModel, host: Host): void {
       const vf = byKey.get(vfKey);
       if (vf) k.pci(vf.name, { ...pciSpec(vf), physfn: d.name });
     }
+  }
+  teachDefaults(k, host, defaults);
+}
+
+/** Extend a default driver's match table to its device: the PCI ids, or the first compatible / base name. */
+function teachDefaults(k: KernelModel, host: Host, defaults: Record<string, DefaultBinding>): void {
+  for (const d of host.devices) {
+    const drv = defaults[d.key] && k.state.driver(d.bus, defaults[d.key]!.driver);
+    if (!drv || drv.vfio) continue;
+    if (d.bus === 'pci') {
+      drv.ids.push({
+        vendor: d.vendor ?? 'ffff',
+        device: d.device ?? 'ffff',
+        ...(d.subsystemVendor !== undefined ? { subsystemVendor: d.subsystemVendor } : {}),
+        ...(d.subsystemDevice !== undefined ? { subsystemDevice: d.subsystemDevice } : {}),
+      });
+    } else if (d.compatible?.length) drv.compatible.push(d.compatible[0]!);
+    else drv.names.push(platformBaseName(d.name));
   }
 }
 

@@ -41,7 +41,7 @@ import type { Bus, Host } from '../domain/types.js';
 import { assertRootRelative } from '../sysfs/path.js';
 import type { ModulePort, SysfsPort } from '../sysfs/port.js';
 import { Faults, isBlocked, type Fault, type Outcome } from './faults.js';
-import { buildFromHost } from './from-host.js';
+import { buildFromHost, type DefaultBinding } from './from-host.js';
 import { groupViable, platformBaseName } from './match.js';
 import { KernelOps } from './ops.js';
 import { KernelState, KernelVersion, type KDevice, type KDriver, type PciIdEntry, type VfioHolder } from './state.js';
@@ -99,10 +99,13 @@ export class KernelModel implements SysfsPort, ModulePort {
     this.modulesKnown = opts.modulesKnown ?? true;
   }
 
-  /** A model of an observed host, for offline simulation (see from-host.ts for the assumptions). */
-  static fromHost(host: Host): KernelModel {
+  /**
+   * A model of an observed host, for offline simulation (see from-host.ts for the assumptions).
+   * `defaults`: by device key, the driver the kernel binds when no override steers it.
+   */
+  static fromHost(host: Host, defaults: Record<string, DefaultBinding> = {}): KernelModel {
     const k = new KernelModel({ kernel: host.kernelRelease ?? '6.12', modulesKnown: host.modules.known });
-    buildFromHost(k, host);
+    buildFromHost(k, host, defaults);
     return k;
   }
 
