@@ -22,6 +22,8 @@ process.on('disconnect', () => {
   else process.exit(0);
 });
 
+process.send?.({ ready: true });
+
 process.on('message', (req: Request) => {
   busy = true;
   writeAttr(req.file, req.value).then(

@@ -3,7 +3,8 @@
 // would pin a libuv thread and keep the tool from exiting. Made from a child, it pins the child:
 // once the write has taken longer than `holdMs`, the child is abandoned (it no longer keeps this
 // process alive, and no later write goes to it), and the next write (the rollback's) gets a fresh
-// child. Reporting the hang is the caller's job (apply/io.ts bounds every write with a timeout).
+// child, started right away so it is up by then. Reporting the hang is the caller's job (apply/io.ts
+// bounds every write with a timeout).
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -15,8 +16,10 @@ import { WriteFailure, type AttrWriter } from './write-attr.js';
  */
 export const WRITE_CHILD = fileURLToPath(new URL('./write-child.js', import.meta.url));
 
+/** What the child sends: `ready` once at start, then one answer per request. */
 interface Answer {
-  id: number;
+  ready?: true;
+  id?: number;
   ok?: true;
   code?: string;
   detail?: string;
@@ -24,44 +27,55 @@ interface Answer {
 
 export interface WriteWorkerOptions {
   /**
-   * After this long (from the request, so starting a child counts) a write's child is abandoned;
+   * How long a write may take, counted from when its child is up, before the child is abandoned;
    * default: never (only a newer write replaces it). Set it to the caller's write timeout.
    */
   holdMs?: number;
+  /** Start the first child now (a command that will write), so its start-up overlaps planning. */
+  warm?: boolean;
 }
 
 export class WriteWorker implements AttrWriter {
   /** Pids of children abandoned with a write still in the kernel. */
   readonly abandoned: number[] = [];
-  private idle: ChildProcess | null = null;
+  private idle: Child | null = null;
   private nextId = 1;
 
-  constructor(private readonly opts: WriteWorkerOptions = {}) {}
+  constructor(private readonly opts: WriteWorkerOptions = {}) {
+    if (opts.warm) this.idle = spawnChild();
+  }
 
   write(file: string, value: string): Promise<void> {
     // A child still busy with an earlier write is never reused: whoever waited for that write gave
     // up on it, and this write must not queue behind it.
-    const child = this.idle ?? spawnChild();
+    const { proc: child, ready } = this.idle ?? spawnChild();
     this.idle = null;
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
+      let settled = false;
       let abandoned = false;
-      const hold =
-        this.opts.holdMs === undefined
-          ? undefined
-          : setTimeout(() => {
-              abandoned = true;
-              child.channel?.unref();
-              if (child.pid !== undefined) this.abandoned.push(child.pid);
-            }, this.opts.holdMs);
-      hold?.unref();
+      let hold: NodeJS.Timeout | undefined;
+      const abandon = (): void => {
+        abandoned = true;
+        child.channel?.unref();
+        if (child.pid !== undefined) this.abandoned.push(child.pid);
+        // The writes that follow a hang (rollback) should not wait for a child to start.
+        this.idle ??= spawnChild();
+      };
+      // A child that is still starting has not begun the write: that time is not the write's.
+      void ready.then(() => {
+        if (settled || this.opts.holdMs === undefined) return;
+        hold = setTimeout(abandon, this.opts.holdMs);
+        hold.unref();
+      });
       /** Settles the write; `reusable`: the child answered and can take the next one. */
       const settle = (reusable: boolean, err?: Error): void => {
+        settled = true;
         clearTimeout(hold);
         child.off('message', onMessage).off('exit', onExit).off('error', onError);
         if (reusable && !abandoned && !this.idle) {
           child.channel?.unref();
-          this.idle = child;
+          this.idle = { proc: child, ready };
         } else if (child.connected) child.disconnect();
         if (err) reject(err);
         else resolve();
@@ -82,17 +96,31 @@ export class WriteWorker implements AttrWriter {
 
   /** Lets the idle child go (it exits); abandoned ones go when their write returns. */
   close(): void {
-    this.idle?.disconnect();
+    if (this.idle?.proc.connected) this.idle.proc.disconnect();
     this.idle = null;
   }
 }
 
-function spawnChild(): ChildProcess {
+interface Child {
+  proc: ChildProcess;
+  /** Settles when the child says it is up (or is gone). */
+  ready: Promise<void>;
+}
+
+function spawnChild(): Child {
   // No stdio: a child stuck in a write must not hold the parent's pipes open after it exits.
-  const child = fork(WRITE_CHILD, [], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'], execArgv: [] });
-  child.unref();
-  child.channel?.unref();
+  const proc = fork(WRITE_CHILD, [], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'], execArgv: [] });
+  proc.unref();
+  proc.channel?.unref();
   // An 'error' with no listener would crash the tool; each write listens for its own.
-  child.on('error', () => undefined);
-  return child;
+  proc.on('error', () => undefined);
+  const ready = new Promise<void>((resolve) => {
+    const up = (msg: Answer): void => {
+      if (!msg.ready) return;
+      proc.off('message', up);
+      resolve();
+    };
+    proc.on('message', up).once('exit', () => resolve());
+  });
+  return { proc, ready };
 }

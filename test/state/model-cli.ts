@@ -19,29 +19,33 @@ import { packageRoot } from '../../src/cli/paths.js';
 import type { ModulePort, SysfsPort } from '../../src/sysfs/port.js';
 import type { Completed } from './support.js';
 
-const [logFile, hang, ...argv] = process.argv.slice(2);
-const model = gpuPassthrough();
-if (hang !== '-') model.inject({ path: hang!, errno: 'hang' });
+// Only as a script: a test runner that imports every file in this directory must not start a CLI.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main(process.argv.slice(2));
 
-const log: Completed[] = [];
-const completed = (event: Completed) => (): void => {
-  log.push(event);
-  writeFileSync(logFile!, JSON.stringify(log));
-};
-writeFileSync(logFile!, '[]');
+async function main([logFile, hang, ...argv]: string[]): Promise<void> {
+  const model = gpuPassthrough();
+  if (hang !== '-') model.inject({ path: hang!, errno: 'hang' });
 
-const sysfs: SysfsPort = {
-  root: model.root,
-  read: (p) => model.read(p),
-  readLink: (p) => model.readLink(p),
-  list: (p) => model.list(p),
-  write: (p, v) => model.write(p, v).then(completed({ write: p, value: v })),
-};
-const modules: ModulePort = {
-  available: () => model.available(),
-  load: (m) => model.load(m).then(completed({ load: m })),
-};
-process.on('SIGTERM', () => setImmediate(() => model.release()));
-injectEnv(() => ({ sysfs, modules, hostname: 'pve-lab', kernelRelease: model.kernel }));
+  const log: Completed[] = [];
+  const completed = (event: Completed) => (): void => {
+    log.push(event);
+    writeFileSync(logFile!, JSON.stringify(log));
+  };
+  writeFileSync(logFile!, '[]');
 
-await execute({ dir: pathToFileURL(join(packageRoot, 'bin/run.js')).href, args: argv });
+  const sysfs: SysfsPort = {
+    root: model.root,
+    read: (p) => model.read(p),
+    readLink: (p) => model.readLink(p),
+    list: (p) => model.list(p),
+    write: (p, v) => model.write(p, v).then(completed({ write: p, value: v })),
+  };
+  const modules: ModulePort = {
+    available: () => model.available(),
+    load: (m) => model.load(m).then(completed({ load: m })),
+  };
+  process.on('SIGTERM', () => setImmediate(() => model.release()));
+  injectEnv(() => ({ sysfs, modules, hostname: 'pve-lab', kernelRelease: model.kernel }));
+
+  await execute({ dir: pathToFileURL(join(packageRoot, 'bin/run.js')).href, args: argv });
+}
