@@ -61,7 +61,7 @@ export interface EnvRequest {
   snapshot?: string;
   /** `--machine-id`: plan as if on the machine with that id. */
   machineId?: string;
-  /** `--write-timeout`: how long a write may block before its worker process is abandoned. */
+  /** `--write-timeout` of a command that writes: how long a write may block before its worker process is abandoned. */
   writeTimeoutMs?: number;
 }
 
@@ -81,7 +81,7 @@ export function openEnv(req: EnvRequest): RunEnv {
   const live = root === '/sys';
   const names = pciNames(pciIdsPaths(process.env));
   // Writes go through a child process, so one the kernel blocks cannot keep the tool from exiting.
-  const sysfs = new FsSysfsPort(root, { writer: new WriteWorker({ holdMs: req.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS }) });
+  const sysfs = new FsSysfsPort(root, { writer: new WriteWorker({ holdMs: req.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS, warm: req.writeTimeoutMs !== undefined }) });
   return {
     sysfs,
     modules: live ? runningKernelModules() : new DetachedModules(req.sysfsRoot),
