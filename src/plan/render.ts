@@ -2,7 +2,6 @@
 // and `--json` cannot disagree. It reads like a diff a reviewer can approve: what changes per
 // device, the ordered writes, what needs attention, and one summary line.
 
-import { diffLines } from 'diff';
 import { palette, type Palette } from '../cli/color.js';
 import type { DocBinding, DocChange, DocRule, DocStep, PlanDocument } from './document.js';
 
@@ -50,17 +49,28 @@ function ruleText(r: DocRule): string {
 
 /** A unified-style diff of the attributes a reviewer cares about: driver, override, VF count. */
 function bindingDiff(c: DocChange, p: Palette): string[] {
-  const text = (b: DocBinding, kernelChooses: boolean, numvfs?: number): string =>
-    `driver: ${kernelChooses ? "(kernel's choice)" : (b.driver ?? '(unbound)')}\n` +
-    `driver_override: ${b.override ?? '(unset)'}\n` +
-    (numvfs === undefined ? '' : `sriov_numvfs: ${numvfs}\n`);
-  const parts = diffLines(text(c.before, false, c.numvfs?.before), text(c.after, c.after.kernel_chooses, c.numvfs?.after));
-  return parts.flatMap((part) =>
-    part.value
-      .split('\n')
-      .filter((line) => line !== '')
-      .map((line) => (part.added ? p.green(`    + ${line}`) : part.removed ? p.red(`    - ${line}`) : `      ${line}`)),
-  );
+  const lines = (b: DocBinding, kernelChooses: boolean, numvfs?: number): string[] => [
+    `driver: ${kernelChooses ? "(kernel's choice)" : (b.driver ?? '(unbound)')}`,
+    `driver_override: ${b.override ?? '(unset)'}`,
+    ...(numvfs === undefined ? [] : [`sriov_numvfs: ${numvfs}`]),
+  ];
+  const before = lines(c.before, false, c.numvfs?.before);
+  const after = lines(c.after, c.after.kernel_chooses, c.numvfs?.after);
+  // Both sides list the same attributes in the same order: the line diff needs no search. Each run
+  // of changed lines shows the old values, then the new ones, as a general line diff would.
+  const out: string[] = [];
+  for (let i = 0; i < before.length; ) {
+    if (before[i] === after[i]) {
+      out.push(`      ${before[i]}`);
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < before.length && before[j] !== after[j]) j++;
+    out.push(...before.slice(i, j).map((l) => p.red(`    - ${l}`)), ...after.slice(i, j).map((l) => p.green(`    + ${l}`)));
+    i = j;
+  }
+  return out;
 }
 
 function stepText(s: DocStep): string {
