@@ -71,7 +71,7 @@ failed; with --dry-run "result" is null; with --simulate there is also "simulati
         });
     try {
       const { managed, applied } = state ?? (await planInputsFor(env, this.flags['state-dir'], say));
-      const saved = savedPlanAt(this.args.state);
+      const saved = savedPlanAt(this.args.state, 'apply');
       const run = saved ? replanSaved(env, saved, { managed, applied, force: Boolean(this.flags.force) }) : planState(env, this.args.state, { force: this.flags.force, managed, applied });
       if (run.kind === 'elsewhere') {
         const note = elsewhereNote(run);

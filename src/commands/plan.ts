@@ -46,8 +46,9 @@ fingerprint, applyable, host, changes, steps, warnings, blocked, summary), or { 
     const { planInputsFor } = await import('../snapshot/env.js');
     const env = openEnv({ sysfsRoot: this.flags['sysfs-root'], hostname: this.flags.hostname, machineId: this.flags['machine-id'], snapshot: this.flags.snapshot });
     const managed = await planInputsFor(env, this.flags['state-dir'], (line) => void process.stderr.write(`${line}\n`));
-    const saving = this.flags.out === undefined ? null : await import('../snapshot/saved-plan.js');
-    const text = saving?.stateTextForSaving(this.args.state);
+    const savedPlans = await import('../snapshot/saved-plan.js');
+    savedPlans.savedPlanAt(this.args.state, 'plan'); // refuses a snapshot or a saved plan given as STATE
+    const text = this.flags.out === undefined ? undefined : savedPlans.stateTextForSaving(this.args.state);
     const run = planState(env, this.args.state, { force: this.flags.force, ...managed, text });
     if (run.kind === 'elsewhere') {
       const note = elsewhereNote(run);
@@ -55,9 +56,9 @@ fingerprint, applyable, host, changes, steps, warnings, blocked, summary), or { 
       return note;
     }
     this.log(planText(run.doc, env, this.color));
-    if (saving && this.flags.out !== undefined && text !== undefined) {
+    if (this.flags.out !== undefined && text !== undefined) {
       const ctx = { statePath: this.args.state, text, force: Boolean(this.flags.force), applied: managed.applied, snapshot: this.flags.snapshot ?? null };
-      this.log(saving.savePlan(env, this.flags.out, run, { ...ctx, created: new Date(), tool: `vfio-reconcile ${this.config.version}` }));
+      this.log(savedPlans.savePlan(env, this.flags.out, run, { ...ctx, created: new Date(), tool: `vfio-reconcile ${this.config.version}` }));
     }
     this.setExitCode(planExitCode(run.doc, this.flags['detailed-exitcode']));
     return run.doc;

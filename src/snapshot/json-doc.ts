@@ -46,6 +46,19 @@ export function kindOf(value: unknown): string | undefined {
   return typeof kind === 'string' ? kind : undefined;
 }
 
+/** `path` as one of the tool's JSON documents (its kind and text), or null for anything else: a state file, a directory. */
+export function documentAt(path: string): { kind: string; text: string } | null {
+  let text: string;
+  try {
+    text = readText(path, 'file');
+  } catch {
+    return null;
+  }
+  const parsed = parseJson(text);
+  const kind = parsed.ok ? kindOf(parsed.value) : undefined;
+  return kind === undefined ? null : { kind, text };
+}
+
 /** Parse `text` as a document of `kind`, or throw saying what it is instead. */
 export function parseDoc(path: string, text: string, kind: string, what: string): Record<string, unknown> {
   const parsed = parseJson(text);

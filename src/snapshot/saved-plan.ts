@@ -18,7 +18,7 @@ import type { PlanDocument } from '../plan/document.js';
 import { describeHost } from './capture.js';
 import { appliedToText, toSnapshotDocument, type SnapshotDocument } from './document.js';
 import { hostChanges } from './host-changes.js';
-import { KINDS, kindOf, parseDoc, parseJson, readText, validateDoc } from './json-doc.js';
+import { documentAt, KINDS, parseDoc, readText, validateDoc } from './json-doc.js';
 import { checkedCapture } from './load.js';
 import { savedPlanValidator } from './schemas.js';
 import { writeOutput } from './write.js';
@@ -99,17 +99,25 @@ export function savePlan(env: RunEnv, out: string, run: Extract<PlanRun, { kind:
   return `Saved the plan to ${out}. Apply exactly this plan with: vfio-reconcile apply ${out}`;
 }
 
-/** A saved plan at `path`, or null when the file is something else (a state file): apply takes both. */
-export function savedPlanAt(path: string): LoadedSavedPlan | null {
-  let text: string;
-  try {
-    text = readText(path, WHAT);
-  } catch {
-    return null; // not readable as a saved plan: the state-file loader says why in its own words
+/**
+ * What STATE of `plan` or `apply` is when it is not a state file: a saved plan, which apply takes;
+ * or a snapshot (or a saved plan given to plan), refused with what to run instead. Null for a
+ * state file or a directory, which the state loader reads.
+ */
+export function savedPlanAt(path: string, command: 'plan' | 'apply'): LoadedSavedPlan | null {
+  const found = documentAt(path);
+  if (found?.kind === KINDS.savedPlan && command === 'apply') return loadSavedPlan(path, found.text);
+  if (found?.kind === KINDS.savedPlan) {
+    throw new VrError('input', `${path} is a saved plan, not a state file`, [
+      { file: path, message: 'plan takes a state file', hint: `vfio-reconcile apply ${path} --dry-run shows the saved plan against this host` },
+    ]);
   }
-  const parsed = parseJson(text);
-  if (!parsed.ok || kindOf(parsed.value) !== KINDS.savedPlan) return null;
-  return loadSavedPlan(path, text);
+  if (found?.kind === KINDS.snapshot) {
+    throw new VrError('input', `${path} is a host snapshot, not a state file`, [
+      { file: path, message: `${command} takes a state file`, hint: `plan against it with: vfio-reconcile ${command} STATE ${command === 'apply' ? '--simulate ' : ''}--snapshot ${path}` },
+    ]);
+  }
+  return null;
 }
 
 /**

@@ -178,6 +178,35 @@ s('a plan made in CI from a snapshot applies on the host it was taken from', asy
   assert.is(model.dev('0000:01:00.1').driver, 'vfio-pci');
 });
 
+s('an mdev removed since is named in the stale message', async ({ env }) => {
+  const uuid = '83b8f4f2-509f-382f-3c1e-e6bfe0fa1001';
+  const model = gpuPassthrough()
+    .mdevParent('0000:00:02.0', { types: [{ id: 'i915-GVTg_V5_4', instances: 2 }] })
+    .mdev(uuid, { parent: '0000:00:02.0', type: 'i915-GVTg_V5_4' });
+  Object.assign(env, { sysfs: model, modules: model });
+  const file = await save([states.gpu!]);
+  await model.write(`bus/mdev/devices/${uuid}/remove`, '1');
+  const r = await runIn(Apply, [file]);
+  assert.is(r.exitCode, 1);
+  assert.match(r.stderr, `Saved plan is stale: the host changed since it was made (mdev ${uuid} (i915-GVTg_V5_4 on 0000:00:02.0): gone; mdev type 0000:00:02.0 i915-GVTg_V5_4: available instances 1 → 2)`);
+});
+
+s('a snapshot or a saved plan given where a state file belongs is named for what it is', async () => {
+  const snap = join(tmp.dir, `snap-${n}.json`);
+  await runIn(Snapshot, ['-o', snap]);
+  const saved = await save([states.gpu!]);
+  const cases: [typeof Plan | typeof Apply, string, string][] = [
+    [Plan, snap, `${snap} is a host snapshot, not a state file`],
+    [Apply, snap, `hint: plan against it with: vfio-reconcile apply STATE --simulate --snapshot ${snap}`],
+    [Plan, saved, `hint: vfio-reconcile apply ${saved} --dry-run shows the saved plan against this host`],
+  ];
+  for (const [cmd, file, message] of cases) {
+    const r = await runIn(cmd, [file]);
+    assert.is(r.exitCode, 1);
+    assert.match(r.stderr, message);
+  }
+});
+
 s('what is not saved: a blocked plan, a directory of state files; --force cannot widen a saved plan', async () => {
   const file = out();
   const blocked = await runIn(Plan, [states.split!, '--out', file]);
