@@ -2,7 +2,7 @@
 // device ends (a `default` target included, from the snapshot's modules.alias evidence), whether
 // each touched IOMMU group can go to VFIO, exits like a live apply, and writes nothing anywhere.
 
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -14,6 +14,7 @@ import Snapshot from '../../src/commands/snapshot.js';
 import { KernelModel } from '../../src/kernel/model.js';
 import { simulateApply } from '../../src/snapshot/simulate.js';
 import { runIn, runOut, sysfsTree, tempDir } from '../cli/harness.js';
+import { snapshotTree, treeChanges } from '../robustness/support.js';
 import { liveHost, writeStates } from './support.js';
 
 const tmp = tempDir('simulate');
@@ -34,18 +35,6 @@ function passedThrough(nouveauLoaded: boolean): KernelModel {
     .pci('0000:00:01.0', { vendor: '8086', device: '460d', class: '060400', group: '1', driver: 'pcieport' })
     .pci('0000:01:00.0', { vendor: '10de', device: '2204', class: '030000', group: '1', driver: 'vfio-pci', override: 'vfio-pci', parent: '0000:00:01.0' })
     .pci('0000:01:00.1', { vendor: '10de', device: '1aef', class: '040300', group: '1', driver: 'vfio-pci', override: 'vfio-pci', parent: '0000:00:01.0' });
-}
-
-/** Every file and link below dir, as path -> content or link target. */
-function treeOf(dir: string, rel = '', out = new Map<string, string>()): Map<string, string> {
-  for (const name of readdirSync(join(dir, rel)).sort()) {
-    const path = join(rel, name);
-    const st = lstatSync(join(dir, path));
-    if (st.isSymbolicLink()) out.set(path, `-> ${readlinkSync(join(dir, path))}`);
-    else if (st.isDirectory()) treeOf(dir, path, out.set(path, '<dir>'));
-    else out.set(path, readFileSync(join(dir, path), 'utf8'));
-  }
-  return out;
 }
 
 s('predicts the end state and the group verdicts; exit 0; --json carries the report', async () => {
@@ -144,13 +133,13 @@ s('a blocked plan: the simulation refuses it with exit 1, as the live apply does
 s('writes nothing: the --sysfs-root tree stays byte-identical, no state dir (so no lock, no journal)', () => {
   const tree = sysfsTree(gpuPassthrough());
   try {
-    const before = treeOf(tree.dir);
+    const before = snapshotTree(tree.dir);
     const stateDir = join(tmp.dir, 'state-never');
     const r = runOut(['apply', states.gpu!, '--simulate', '--sysfs-root', tree.dir, '--hostname', 'pve-lab', '--state-dir', stateDir]);
     assert.is(r.exitCode, 0, r.stderr);
     assert.match(r.stdout, `Simulated apply on a kernel model of ${tree.dir}: every step succeeded and verified.`);
     assert.match(r.stdout, 'whether module vfio_pci exists: the host has no module list, so it is assumed to');
-    assert.equal([...treeOf(tree.dir)], [...before]);
+    assert.equal(treeChanges(before, snapshotTree(tree.dir)), []);
     assert.not.ok(existsSync(stateDir), 'no state dir was created');
 
     const snap = join(tmp.dir, 'tree.json');
