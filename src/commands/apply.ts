@@ -27,7 +27,8 @@ the rollback did not complete (the message lists each device left behind and whe
 "rollback-failed", "completed", "failure", "rollback", "modulesLoaded" } }, plus "error" when the apply \
 failed; with --dry-run "result" is null; with --simulate there is also "simulation": { "outcome", \
 "devices": [ { "address", "bus", "target", "before", "after", "as_planned", "note" } ], "groups": [ { \
-"group", "viable", "vfio_members", "blockers" } ], "unknowns" }.`;
+"group", "viable", "vfio_members", "blockers" } ], "mdevs": [ { "uuid", "parent", "type", "change" } ], \
+"unknowns" }.`;
 
   static override examples = [
     { description: 'Apply the host state.', command: '<%= config.bin %> <%= command.id %> /etc/vfio-reconcile/state.yaml' },

@@ -7,7 +7,7 @@ import type { RunEnv } from '../cli/context.js';
 import type { DeviceKey, Host, Target, UsageFact } from '../domain/types.js';
 import { identityOf } from '../fleet/identity.js';
 import { defaultDrivers, readAliasTable } from './defaults.js';
-import type { CapturedHost } from './document.js';
+import type { CapturedHost, DefaultDriver } from './document.js';
 import { readIdentifiers } from './identifiers.js';
 
 export interface CaptureOptions {
@@ -30,14 +30,17 @@ export function describeHost(env: RunEnv, observed: Host, opts: CaptureOptions):
   if (host.usage) {
     for (const facts of Object.values(host.usage)) facts.forEach((f, i) => (facts[i] = withoutArguments(f)));
   }
-  const aliases = env.hostFiles ? readAliasTable(env.hostFiles.libModules) : null;
   const id = identityOf(env);
-  const defaults = env.snapshot?.defaults ?? defaultDrivers(host, env.sysfs, aliases);
-  const out: CapturedHost = { host, defaults, applied: opts.applied };
+  const out: CapturedHost = { host, defaults: hostDefaults(env, host), applied: opts.applied };
   if (id.dmiProduct !== undefined) out.dmiProduct = id.dmiProduct;
   if (id.machineId !== undefined) out.machineId = id.machineId;
   if (opts.includeIds) out.identifiers = readIdentifiers(env.sysfs, host);
   return out;
+}
+
+/** Each device's default driver: a snapshot's own, else from this host's modules.alias and bound drivers. */
+export function hostDefaults(env: RunEnv, host: Host): Record<DeviceKey, DefaultDriver> {
+  return env.snapshot?.defaults ?? defaultDrivers(host, env.sysfs, env.hostFiles ? readAliasTable(env.hostFiles.libModules) : null);
 }
 
 // observe/usage.ts writes `/dev/vfio/12 open by pid 4242 (<command line>)`.

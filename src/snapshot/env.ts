@@ -37,13 +37,14 @@ export function openSnapshotEnv(path: string, req: { hostname?: string; machineI
   }
   const names = pciNames(pciIdsPaths(process.env));
   const { host } = snapshot;
+  const machineId = req.machineId ?? snapshot.machineId;
   return {
     sysfs: model,
     modules: model,
-    hostname: req.hostname ?? host.hostname ?? '(unknown)',
+    hostname: host.hostname ?? '(unknown)',
     ...(host.kernelRelease !== undefined ? { kernelRelease: host.kernelRelease } : {}),
     ...(snapshot.dmiProduct !== undefined ? { dmiProduct: snapshot.dmiProduct } : {}),
-    ...((req.machineId ?? snapshot.machineId) !== undefined ? { machineId: req.machineId ?? snapshot.machineId } : {}),
+    ...(machineId !== undefined ? { machineId } : {}),
     ...(names ? { names } : {}),
     snapshot,
   };

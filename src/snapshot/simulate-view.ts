@@ -25,6 +25,9 @@ export function renderSimulation(r: SimulationReport, source: string, p: Palette
       out.push(`${mark} ${d.address.padEnd(width)}  ${move}${d.as_planned ? '' : p.red(`  (wanted ${d.target})`)}${d.note ? `  ${p.dim(d.note)}` : ''}`);
     }
   }
+  if (r.mdevs.length > 0) {
+    out.push('', 'Mediated devices:', ...r.mdevs.map((m) => `  ${m.uuid}  ${m.type} on ${m.parent}: ${m.change}`));
+  }
   if (r.groups.length > 0) {
     out.push('', 'IOMMU groups touched:');
     for (const g of r.groups) {

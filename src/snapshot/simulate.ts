@@ -8,13 +8,12 @@ import { execute } from '../apply/executor.js';
 import type { ApplyResult } from '../apply/result.js';
 import type { RunEnv } from '../cli/context.js';
 import { targetText } from '../desire/resolve.js';
-import { splitKey } from '../domain/names.js';
-import type { Bus, DeviceKey, Host, Plan } from '../domain/types.js';
+import { isVfioDriver, splitKey } from '../domain/names.js';
+import type { Bus, Host, Plan } from '../domain/types.js';
 import { KernelModel } from '../kernel/model.js';
 import { observe } from '../observe/observe.js';
 import { groupVerdict } from '../plan/groups.js';
-import { isVfioDriver } from '../domain/names.js';
-import { defaultDrivers, readAliasTable } from './defaults.js';
+import { hostDefaults } from './capture.js';
 import type { DefaultDriver } from './document.js';
 import { defaultBindings } from './env.js';
 
@@ -49,6 +48,8 @@ export interface SimulationReport {
   outcome: ApplyResult['outcome'];
   devices: SimulatedDevice[];
   groups: SimulatedGroup[];
+  /** Mediated devices the apply created or removed. */
+  mdevs: { uuid: string; parent: string; type: string; change: 'created' | 'removed' }[];
   /** What the prediction cannot know. */
   unknowns: string[];
 }
@@ -59,14 +60,8 @@ const ALWAYS_UNKNOWN = [
   'asynchronous and deferred probes: the model finishes every probe at once',
 ];
 
-/** Default drivers of the plan's host: the snapshot's, or worked out from this host's modules.alias. */
-function defaultsFor(env: RunEnv, host: Host): Record<DeviceKey, DefaultDriver> {
-  if (env.snapshot) return env.snapshot.defaults;
-  return defaultDrivers(host, env.sysfs, env.hostFiles ? readAliasTable(env.hostFiles.libModules) : null);
-}
-
 export async function simulateApply(plan: Plan, host: Host, env: RunEnv): Promise<{ result: ApplyResult; report: SimulationReport }> {
-  const defaults = defaultsFor(env, host);
+  const defaults = hostDefaults(env, host);
   const model = KernelModel.fromHost(host, defaultBindings(defaults));
   const unknowns = [...ALWAYS_UNKNOWN];
   if (env.snapshot) unknowns.push(`anything that changed on the host since the snapshot was taken (${env.snapshot.doc.created})`);
@@ -107,7 +102,13 @@ export async function simulateApply(plan: Plan, host: Host, env: RunEnv): Promis
       blockers: verdict.blockers.map((b) => ({ address: splitKey(b.device).name, driver: b.driver, why: b.why })),
     };
   });
-  return { result, report: { outcome: result.outcome, devices, groups, unknowns: [...new Set(unknowns)] } };
+  const uuids = (h: Host) => new Set((h.mdevs?.devices ?? []).map((m) => m.uuid));
+  const [before, now] = [uuids(host), uuids(after)];
+  const mdevs: SimulationReport['mdevs'] = [
+    ...(after.mdevs?.devices ?? []).filter((m) => !before.has(m.uuid)).map((m) => ({ uuid: m.uuid, parent: m.parent, type: m.type, change: 'created' as const })),
+    ...(host.mdevs?.devices ?? []).filter((m) => !now.has(m.uuid)).map((m) => ({ uuid: m.uuid, parent: m.parent, type: m.type, change: 'removed' as const })),
+  ];
+  return { result, report: { outcome: result.outcome, devices, groups, mdevs, unknowns: [...new Set(unknowns)] } };
 }
 
 /** What a `default` target led to, and on what evidence. */

@@ -114,6 +114,22 @@ s('without modules.alias (a copied tree) the default is unknown, and the report 
   }
 });
 
+s('mdevs the plan creates show in the report', async () => {
+  const h = liveHost(gpuPassthrough().mdevParent('0000:00:02.0', { types: [{ id: 'i915-GVTg_V5_4', instances: 2 }] }));
+  try {
+    const snap = join(tmp.dir, 'mdev.json');
+    injectEnv(() => h.env);
+    await runIn(Snapshot, ['-o', snap]);
+    injectEnv(null);
+    const r = await runIn(Apply, [states.mdev!, '--simulate', '--snapshot', snap]);
+    assert.is(r.exitCode, 0, r.stderr);
+    assert.match(r.stdout, 'Mediated devices:\n  0b2ac85e-9b54-4bd1-9f3c-5d2e7c0b4a11  i915-GVTg_V5_4 on 0000:00:02.0: created');
+  } finally {
+    injectEnv(null);
+    h.cleanup();
+  }
+});
+
 s('a blocked plan: the simulation refuses it with exit 1, as the live apply does', async () => {
   const model = gpuPassthrough();
   injectEnv(() => ({ sysfs: model, modules: model, hostname: 'pve-lab', kernelRelease: model.kernel }));
