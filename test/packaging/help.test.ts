@@ -2,10 +2,11 @@
 // each example is a command line the CLI accepts (its command exists, its flags and arguments parse
 // with that command's own parser), so an example cannot outlive a renamed flag.
 
-import { Config, Flags, Parser, type Command } from '@oclif/core';
+import { Config } from '@oclif/core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { packageRoot } from '../../src/cli/paths.js';
+import { parseCommandLine } from './support.js';
 
 const s = suite('help examples');
 
@@ -43,17 +44,7 @@ s('every example is a command line that command accepts', async () => {
       const text = (typeof e === 'string' ? e : e.command).replace(/<%= config\.bin %>/g, bin).replace(/<%= command\.id %>/g, c.id.split(':').join(' '));
       const argv = invocation(text, bin);
       // The example may run another command (snapshot's example plans against the snapshot).
-      const target = config.commands.find((x) => argv.slice(0, x.id.split(':').length).join(' ') === x.id.split(':').join(' '));
-      assert.ok(target, `${c.id} example names a command: ${text}`);
-      const cls = (await target.load()) as Command.Class & { baseFlags?: Record<string, unknown> };
-      const rest = argv.slice(target.id.split(':').length);
-      try {
-        // As Command.parse does: the base flags, and --json where the command takes it.
-        const flags = { ...cls.baseFlags, ...cls.flags, ...(cls.enableJsonFlag ? { json: Flags.boolean() } : {}) };
-        await Parser.parse(rest, { flags, args: cls.args, strict: cls.strict } as Parameters<typeof Parser.parse>[1]);
-      } catch (err) {
-        assert.unreachable(`${c.id} example does not parse: ${text}\n  ${(err as Error).message}`);
-      }
+      await parseCommandLine(argv).catch((err: Error) => assert.unreachable(`${c.id} example does not parse: ${text}\n  ${err.message}`));
     }
   }
 });

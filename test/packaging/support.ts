@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Config, Flags, Parser, type Command } from '@oclif/core';
 import { packageRoot } from '../../src/cli/paths.js';
 
 export interface Ran {
@@ -42,3 +43,19 @@ export function runFromCheckout(args: string[], cwd: string): Ran {
 }
 
 export const show = (r: Ran): string => `exit ${r.status}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+
+/**
+ * Parses `argv` (without the program name) as the CLI would: finds the command it names and runs
+ * that command's own parser (base flags, --json where taken). Returns the command id; throws the
+ * parser's error for a flag or argument the command does not take.
+ */
+export async function parseCommandLine(argv: string[]): Promise<string> {
+  const config = await Config.load(packageRoot);
+  const words = (id: string): string[] => id.split(':');
+  const target = config.commands.find((c) => argv.slice(0, words(c.id).length).join(' ') === words(c.id).join(' '));
+  if (!target) throw new Error(`no command in: ${argv.join(' ')}`);
+  const cls = (await target.load()) as Command.Class & { baseFlags?: Record<string, unknown> };
+  const flags = { ...cls.baseFlags, ...cls.flags, ...(cls.enableJsonFlag ? { json: Flags.boolean() } : {}) };
+  await Parser.parse(argv.slice(words(target.id).length), { flags, args: cls.args, strict: cls.strict } as Parameters<typeof Parser.parse>[1]);
+  return target.id;
+}
