@@ -51,6 +51,7 @@ async function bootAndLog(kernel: LabKernel): Promise<BootOutcome> {
   mkdirSync(logs, { recursive: true });
   writeFileSync(join(logs, `${kernel.label}.log`), outcome.console);
   console.log(`lab ${kernel.label} (${kernel.release}): booted in ${outcome.bootSeconds} s, whole run ${(outcome.wallMs / 1000).toFixed(1)} s`);
+  console.log(`  scenarios (s): ${outcome.results.map((r) => `${r.scenario} ${Number(r.seconds).toFixed(1)}`).join(', ')}`);
   return outcome;
 }
 
