@@ -17,6 +17,13 @@ export function fingerprint(host: Host): string {
       d.sriov ? [d.sriov.numVfs, d.sriov.totalVfs, d.sriov.driversAutoprobe] : null,
     ]),
     drivers: host.drivers,
+    // Only when there are mdevs, so that fingerprints of hosts without any stay what they were.
+    ...(host.mdevs
+      ? {
+          mdevs: host.mdevs.devices.map((m) => [m.uuid, m.parent, m.type]),
+          mdevTypes: host.mdevs.parents.map((p) => [p.name, p.types.map((t) => [t.id, t.availableInstances])]),
+        }
+      : {}),
   };
   return 'sha256:' + createHash('sha256').update(JSON.stringify(view)).digest('hex').slice(0, 32);
 }

@@ -51,6 +51,37 @@ export function splitKey(key: DeviceKey): { bus: Bus; name: string } {
   return { bus: key.slice(0, i) as Bus, name: key.slice(i + 1) };
 }
 
+// Mediated devices: a UUID names each (the kernel accepts exactly 36 characters, kernel-abi.md 7),
+// a type is `<parent driver>-<type>`, and attributes are file names in the mdev's directory.
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const MDEV_TYPE = /^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$/;
+const MDEV_ATTR = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
+
+export function isMdevUuid(text: string): boolean {
+  return UUID.test(text);
+}
+
+export function isMdevType(text: string): boolean {
+  return MDEV_TYPE.test(text);
+}
+
+export function isMdevAttr(text: string): boolean {
+  return MDEV_ATTR.test(text) && !['remove', 'mdev_type', 'driver', 'iommu_group', 'subsystem', 'uevent', 'power'].includes(text);
+}
+
+/**
+ * An mdev in the managed set, the journal and rollback, which key things by DeviceKey. `mdev` is no
+ * Bus: code that splits keys into bus and name checks isMdevKey first.
+ */
+export function mdevKey(uuid: string): DeviceKey {
+  return `mdev/${uuid}`;
+}
+
+/** The uuid of an `mdev/<uuid>` key, or null for a device key. */
+export function mdevUuidOf(key: DeviceKey): string | null {
+  return key.startsWith('mdev/') && UUID.test(key.slice(5)) ? key.slice(5) : null;
+}
+
 /** Drivers whose binding gives user space DMA ownership (kernel-abi.md section 4). */
 export function isVfioDriver(driver: string | null): boolean {
   return driver !== null && (driver.startsWith('vfio') || driver.endsWith('-vfio-pci') || driver.endsWith('_vfio_pci'));

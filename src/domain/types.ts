@@ -17,6 +17,14 @@ export interface SriovState {
   numVfs: number;
   /** `sriov_drivers_autoprobe`: whether VFs created from now on probe drivers by themselves. */
   driversAutoprobe: boolean;
+  /**
+   * `sriov_offset` and `sriov_stride`: routing-ID distance of VF 0 from the PF and between VFs, so
+   * the addresses of VFs that do not exist yet can be predicted. Absent when unreadable (pre-4.13).
+   */
+  offset?: number;
+  stride?: number;
+  /** `sriov_vf_device`: the device id the VFs will have. */
+  vfDevice?: string;
 }
 
 /** What observe saw of one device. Hex ids are lowercase without `0x` (`10de`, `030000`). */
@@ -50,6 +58,11 @@ export interface Device {
   physfn?: DeviceKey;
   /** For a PF: keys of its VFs, ordered by VF index (virtfn0, virtfn1, ...). */
   virtfns?: DeviceKey[];
+  /**
+   * Set on a VF that does not exist yet: a `set-numvfs` of this plan creates it at this address,
+   * predicted from its PF's sriov_offset/stride (plan/sriov.ts). Never set by observe.
+   */
+  predicted?: { index: number };
 }
 
 export interface ModuleInfo {
@@ -59,6 +72,48 @@ export interface ModuleInfo {
   available: string[];
   /** Modules loaded now (`/sys/module`), normalised with underscores. */
   loaded: string[];
+  /**
+   * The `alias vfio_pci:...` lines of modules.alias (VFIO variant drivers and vfio-pci itself), for
+   * `driver: vfio`. Absent when no modules.alias was read.
+   */
+  vfioAliases?: ModuleAlias[];
+}
+
+/** One modules.alias line: a glob on a modalias, and the module it loads. */
+export interface ModuleAlias {
+  pattern: string;
+  module: string;
+}
+
+/** One type a mediated-device parent offers (`mdev_supported_types/<id>`). */
+export interface MdevType {
+  /** `<parent driver>-<type>`: `i915-GVTg_V5_4`, `nvidia-63`, `mtty-2`. */
+  id: string;
+  /** `name`: a readable name, when the parent gives one. */
+  name?: string;
+  availableInstances: number;
+  /** `device_api`: `vfio-pci`, `vfio-ccw`, ... */
+  deviceApi?: string;
+  description?: string;
+}
+
+/** A device that can create mediated devices: an entry of /sys/class/mdev_bus. */
+export interface MdevParent {
+  /** Its kernel device name: a PCI address, or a virtual device's name (`mtty`, `matrix`). */
+  name: string;
+  /** The pci or platform device it is, if any (a parent can be a virtual or css device). */
+  device?: DeviceKey;
+  types: MdevType[];
+}
+
+/** A mediated device that exists: /sys/bus/mdev/devices/<uuid>. */
+export interface Mdev {
+  uuid: string;
+  /** Parent name, as in MdevParent. */
+  parent: string;
+  type: string;
+  driver: string | null;
+  iommuGroup: string | null;
 }
 
 /** The binding-relevant view of a host, as observe builds it from sysfs. */
@@ -78,6 +133,8 @@ export interface Host {
    * sysfs tree): the planner then enforces only what the devices themselves show (boot VGA).
    */
   usage?: Record<DeviceKey, UsageFact[]>;
+  /** Mediated-device parents and mdevs; absent when the host has neither (no mdev support loaded). */
+  mdevs?: { parents: MdevParent[]; devices: Mdev[] };
 }
 
 /** Kinds of use that make unbinding a device unsafe (design.md "Safety by default"). */
@@ -105,9 +162,20 @@ export interface SourcePos {
 
 /** What a rule asks for a device. `default` clears the override and lets the kernel choose. */
 export type Target =
-  | { kind: 'driver'; driver: string }
+  | {
+      kind: 'driver';
+      driver: string;
+      /** Set when `driver: vfio` chose this driver for the device: which, and why (plan/variant.ts). */
+      chosen?: string;
+    }
   | { kind: 'default' }
   | { kind: 'none' };
+
+/**
+ * A target as a rule writes it: a Target, or `vfio`, the most specific VFIO driver for each device
+ * (a variant driver from modules.alias, else vfio-pci), which resolve() turns into a Target.
+ */
+export type RuleTarget = Target | { kind: 'vfio' };
 
 /** A rule's match block, as written (globs and prefixes not yet applied). Every key given must match. */
 export interface Selector {
@@ -125,11 +193,13 @@ export interface Selector {
   name?: string;
   /** Devicetree compatible string (platform bus). */
   compatible?: string;
+  /** VF index ranges (`0-3`, `0,2,4-7`): selects VFs by their position under their PF. */
+  vf?: string;
 }
 
 export interface VfSpec {
   count: number;
-  target: Target;
+  target: RuleTarget;
 }
 
 export interface Rule {
@@ -138,7 +208,7 @@ export interface Rule {
   name?: string;
   match: Selector;
   count?: number;
-  target: Target;
+  target: RuleTarget;
   vfs?: VfSpec;
   force: boolean;
   /** Where the rule starts. */
@@ -149,8 +219,16 @@ export interface MdevSpec {
   index: number;
   parent: Selector;
   type: string;
+  /** Lowercase. */
   uuid: string;
+  /** Written to the new mdev's attributes in this order right after it is created (as mdevctl does). */
+  attrs?: MdevAttr[];
   pos: SourcePos;
+}
+
+export interface MdevAttr {
+  name: string;
+  value: string;
 }
 
 export type GroupPolicy = 'strict' | 'include';
@@ -199,8 +277,24 @@ export interface Desired {
   bindings: DesiredBinding[];
   /** VF count wanted per PF, from `vfs:` blocks. */
   vfs: { pf: DeviceKey; count: number; target: Target; rule: Rule }[];
+  /**
+   * VFs the plan creates, at addresses predicted from their PF's sriov_offset/stride (resolve() matched
+   * the rules against them too). Absent or empty when no `vfs:` count changes.
+   */
+  created?: Device[];
+  /** Wanted mediated devices, their parents resolved. */
+  mdevs?: DesiredMdev[];
   /** What resolve noticed without failing: rules matching nothing, bridges skipped. */
   warnings?: Notice[];
+}
+
+export interface DesiredMdev {
+  uuid: string;
+  /** Parent name (MdevParent.name). */
+  parent: string;
+  type: string;
+  attrs: MdevAttr[];
+  spec: MdevSpec;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -230,26 +324,58 @@ export interface Change {
   group: string | null;
   /** True when a safety guard was overridden for this device. */
   forced: boolean;
+  /** The device does not exist yet: VF `index` of `pf`, created by this plan's set-numvfs. */
+  created?: { pf: DeviceKey; index: number };
+}
+
+/** A mediated device the plan creates, removes, or removes and creates again elsewhere. */
+export interface MdevChange {
+  uuid: string;
+  /** Where it is now (null: it does not exist). */
+  before: { parent: string; type: string } | null;
+  /** Where it will be (null: removed). */
+  after: { parent: string; type: string; attrs: MdevAttr[] } | null;
+  /** `spec`: an mdevs: entry asks for it; `prune`: an earlier apply created it and no entry does now. */
+  reason: 'spec' | 'prune';
+  /** The mdevs: entry behind it. */
+  spec?: { index: number; line: number };
+  forced: boolean;
 }
 
 /** Step kinds, in the order the planner emits them within an IOMMU group. */
 export type StepKind =
   | 'load-module'
+  | 'set-autoprobe'
   | 'set-numvfs'
   | 'set-override'
   | 'unbind'
   | 'probe'
   | 'bind'
-  | 'verify';
+  | 'verify'
+  | 'remove-mdev'
+  | 'create-mdev'
+  | 'set-mdev-attr';
 
 interface StepBase {
-  /** IOMMU group the step belongs to (null: none, or host-wide like a module load). */
+  /**
+   * IOMMU group the step belongs to (null: none, host-wide like a module load, or not known yet: a VF
+   * or mdev this plan creates).
+   */
   group: string | null;
 }
 
 export type Step =
   | (StepBase & { kind: 'load-module'; module: string; driver: string; bus: Bus })
-  | (StepBase & { kind: 'set-numvfs'; device: DeviceKey; from: number; to: number })
+  /** `sriov_drivers_autoprobe` of a PF: off while VFs meant for other drivers are created. */
+  | (StepBase & { kind: 'set-autoprobe'; device: DeviceKey; from: boolean; to: boolean })
+  | (StepBase & {
+      kind: 'set-numvfs';
+      device: DeviceKey;
+      from: number;
+      to: number;
+      /** The VFs the write must create, in index order (predicted addresses); apply checks they did. */
+      vfs?: DeviceKey[];
+    })
   | (StepBase & { kind: 'set-override'; device: DeviceKey; from: string | null; to: string | null })
   | (StepBase & { kind: 'unbind'; device: DeviceKey; driver: string })
   | (StepBase & { kind: 'probe'; device: DeviceKey })
@@ -260,7 +386,13 @@ export type Step =
       /** undefined: any driver or none (the kernel's choice); null: must be unbound. */
       driver: string | null | undefined;
       override: string | null;
-    });
+    })
+  /** Write 1 to /sys/bus/mdev/devices/<uuid>/remove. */
+  | (StepBase & { kind: 'remove-mdev'; uuid: string; parent: string; type: string })
+  /** Write the uuid to <parent>/mdev_supported_types/<type>/create. */
+  | (StepBase & { kind: 'create-mdev'; uuid: string; parent: string; type: string })
+  /** Write an attribute of a just-created mdev. */
+  | (StepBase & { kind: 'set-mdev-attr'; uuid: string; attr: string; value: string });
 
 export interface Notice {
   message: string;
@@ -284,10 +416,15 @@ export interface Plan {
   blocked: Blocked[];
   /** False when anything is blocked: apply refuses such a plan. */
   applyable: boolean;
+  /** Mediated devices the plan creates or removes; absent when none. */
+  mdevs?: MdevChange[];
 }
 
 export interface PlanOptions {
-  /** Devices that an earlier apply changed (from the state dir), for prune and drift. */
+  /**
+   * Devices that an earlier apply changed (from the state dir), for prune and drift; mdevs it created
+   * are among them as `mdev/<uuid>` (names.ts mdevKey).
+   */
   managed?: DeviceKey[];
   /**
    * What the last apply set each managed device to (the state dir's managed set). A managed device

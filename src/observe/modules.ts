@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { isModuleName, moduleNameOf } from '../domain/names.js';
+import type { ModuleAlias } from '../domain/types.js';
 import type { ModulePort } from '../sysfs/port.js';
 
 /** `kernel/drivers/vfio/pci/vfio-pci.ko.xz` -> `vfio_pci`. */
@@ -27,6 +28,7 @@ export class SystemModules implements ModulePort {
   private readonly libModules: string;
   private readonly modprobe: string;
   private names: string[] | null | undefined;
+  private aliases: ModuleAlias[] | null | undefined;
 
   /** `libModules`: the release's directory, e.g. /lib/modules/6.12.117-amd64. */
   constructor(opts: { libModules: string; modprobe?: string }) {
@@ -48,6 +50,19 @@ export class SystemModules implements ModulePort {
       if (line.trim()) names.add(moduleNameFromPath(line.trim()));
     }
     return (this.names = [...names].sort());
+  }
+
+  /** `alias vfio_pci:<glob> <module>` lines of modules.alias: what `driver: vfio` chooses from. */
+  vfioAliases(): ModuleAlias[] | null {
+    if (this.aliases !== undefined) return this.aliases;
+    const lines = readLines(join(this.libModules, 'modules.alias'));
+    if (lines === null) return (this.aliases = null);
+    const out: ModuleAlias[] = [];
+    for (const line of lines) {
+      const m = /^alias\s+(vfio_pci:\S+)\s+(\S+)\s*$/.exec(line);
+      if (m && isModuleName(m[2]!)) out.push({ pattern: m[1]!, module: moduleNameOf(m[2]!) });
+    }
+    return (this.aliases = out);
   }
 
   load(module: string): Promise<void> {

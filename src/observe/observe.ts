@@ -7,6 +7,7 @@ import { deviceKey, isDeviceName, moduleNameOf } from '../domain/names.js';
 import { BUSES, type Bus, type Device, type Host } from '../domain/types.js';
 import { layout, linkName, type DeviceAttr } from '../sysfs/layout.js';
 import type { ModulePort, SysfsPort } from '../sysfs/port.js';
+import { observeMdevs } from './mdevs.js';
 
 export interface ObserveOptions {
   modules?: ModulePort;
@@ -42,6 +43,10 @@ export function observe(sysfs: SysfsPort, opts: ObserveOptions = {}): Host {
       loaded: sysfs.list(layout.loadedModules).map(moduleNameOf).sort(),
     },
   };
+  const aliases = opts.modules?.vfioAliases?.() ?? null;
+  if (aliases !== null) host.modules.vfioAliases = aliases;
+  const mdevs = observeMdevs(sysfs, devices);
+  if (mdevs) host.mdevs = mdevs;
   if (opts.hostname !== undefined) host.hostname = opts.hostname;
   if (opts.kernelRelease !== undefined) host.kernelRelease = opts.kernelRelease;
   return host;
@@ -113,6 +118,11 @@ function readDevice(sysfs: SysfsPort, bus: Bus, name: string): Device | null {
       numVfs: Number.isInteger(numVfs) ? numVfs : 0,
       driversAutoprobe: read('sriov_drivers_autoprobe') !== '0',
     };
+    const offset = Number.parseInt(read('sriov_offset') ?? '', 10);
+    const stride = Number.parseInt(read('sriov_stride') ?? '', 10);
+    const vfDevice = canonicalHex(read('sriov_vf_device'), 4);
+    if (Number.isInteger(offset) && Number.isInteger(stride)) Object.assign(dev.sriov, { offset, stride });
+    if (vfDevice !== null) dev.sriov.vfDevice = vfDevice;
     const virtfns: string[] = [];
     for (let i = 0; i < dev.sriov.numVfs; i++) {
       const vf = link(`virtfn${i}`);

@@ -3,7 +3,7 @@
 // with addresses or routes, the framebuffer console, and /dev/vfio nodes a process holds open.
 // All of it is I/O through one HostEnv; a fact here only describes, the planner decides.
 
-import { isVfioDriver } from '../domain/names.js';
+import { isVfioDriver, mdevKey } from '../domain/names.js';
 import type { DeviceKey, Host, UsageFact } from '../domain/types.js';
 import { layout, linkPath } from '../sysfs/layout.js';
 import type { SysfsPort } from '../sysfs/port.js';
@@ -62,7 +62,9 @@ function vfioUsage(env: HostEnv, host: Host, add: AddFact): void {
   }
   for (const { pid, target } of open) {
     const m = VFIO_NODE.exec(target)!;
-    const holders = m[1] !== undefined ? (host.groups[m[1]] ?? []) : [cdevOwner.get(m[2]!)].filter((k): k is DeviceKey => k !== undefined);
+    // An mdev has a group of its own (VFIO's emulated IOMMU), keyed `mdev/<uuid>` like in the managed set.
+    const mdevs = (host.mdevs?.devices ?? []).filter((d) => d.iommuGroup === m[1]).map((d) => mdevKey(d.uuid));
+    const holders = m[1] !== undefined ? [...(host.groups[m[1]] ?? []), ...mdevs] : [cdevOwner.get(m[2]!)].filter((k): k is DeviceKey => k !== undefined);
     const detail = `${target} open by pid ${pid} (${commandLine(env.procRoot, pid)})`;
     for (const key of holders) add(key, { kind: 'vfio-open', detail });
   }

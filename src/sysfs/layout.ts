@@ -3,7 +3,7 @@
 // against the kernel's grammar: a path can never climb out of the root.
 
 import { posix } from 'node:path';
-import { isDeviceName, isDriverName } from '../domain/names.js';
+import { isDeviceName, isDriverName, isMdevAttr, isMdevType, isMdevUuid } from '../domain/names.js';
 import type { Bus } from '../domain/types.js';
 
 function checked(ok: boolean, what: string, value: string): void {
@@ -26,6 +26,9 @@ export type DeviceAttr =
   | 'sriov_totalvfs'
   | 'sriov_numvfs'
   | 'sriov_drivers_autoprobe'
+  | 'sriov_offset'
+  | 'sriov_stride'
+  | 'sriov_vf_device'
   | 'physfn' // symlink -> ../<pf>
   | 'of_node/compatible' // NUL-separated strings
   | 'vfio-dev' // directory of the device's VFIO cdev (`vfio3` for /dev/vfio/devices/vfio3)
@@ -50,6 +53,31 @@ export const layout = {
   groupDevices: (group: string) => `kernel/iommu_groups/${group}/devices`,
   loadedModules: 'module',
 
+  // Mediated devices (kernel-abi.md section 7). Parents are reached through /sys/class/mdev_bus, as
+  // mdevctl does, because a parent need not be on the pci or platform bus (mtty, vfio-ap's matrix).
+  mdevParents: 'class/mdev_bus',
+  mdevTypes(parent: string): string {
+    checked(isDeviceName('platform', parent), 'mdev parent name', parent);
+    return `class/mdev_bus/${parent}/mdev_supported_types`;
+  },
+  mdevTypeAttr(parent: string, type: string, attr: MdevTypeAttr): string {
+    checked(isMdevType(type), 'mdev type', type);
+    return `${layout.mdevTypes(parent)}/${type}/${attr}`;
+  },
+  mdevDevices: 'bus/mdev/devices',
+  mdevDevice(uuid: string): string {
+    checked(isMdevUuid(uuid), 'mdev uuid', uuid);
+    return `bus/mdev/devices/${uuid}`;
+  },
+  mdevAttr(uuid: string, attr: MdevDeviceAttr): string {
+    return `${layout.mdevDevice(uuid)}/${attr}`;
+  },
+  /** A vendor attribute of an mdev (mdevctl's `attrs`). */
+  mdevUserAttr(uuid: string, attr: string): string {
+    checked(isMdevAttr(attr), 'mdev attribute', attr);
+    return `${layout.mdevDevice(uuid)}/${attr}`;
+  },
+
   // Where in-use facts come from (observe/usage.ts). Entry names come from listing sysfs itself, but
   // are checked all the same: block and interface names are only kernel-printable strings.
   classDir: (cls: SysClass) => `class/${cls}`,
@@ -69,6 +97,10 @@ export const layout = {
     return `fs/virtiofs/${instance}/${attr}`;
   },
 } as const;
+
+export type MdevTypeAttr = 'create' | 'available_instances' | 'name' | 'device_api' | 'description';
+/** `mdev_type` (link to the parent's type directory), `remove`, `driver` and `iommu_group` links. */
+export type MdevDeviceAttr = 'mdev_type' | 'remove' | 'driver' | 'iommu_group';
 
 export type SysClass = 'block' | 'net' | 'graphics' | 'vtconsole';
 /** `dev` (major:minor), `holders/` (dm/md devices stacked on it), `dm/name`, `flags` (IFF_* hex), vtconsole `name`/`bind`. */

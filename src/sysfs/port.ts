@@ -4,6 +4,8 @@
 // Implementations: fs-port.ts (a real tree under --sysfs-root) and kernel/model.ts (in memory,
 // with the kernel's bind semantics and fault injection).
 
+import type { ModuleAlias } from '../domain/types.js';
+
 export interface SysfsPort {
   /** Where this port's paths live, for messages (`/sys`, a temp dir, `kernel-model`). */
   readonly root: string;
@@ -27,4 +29,9 @@ export interface ModulePort {
   available(): string[] | null;
   /** `modprobe NAME`; rejects with a message naming the module when it fails. */
   load(module: string): Promise<void>;
+  /**
+   * The `vfio_pci:` aliases of modules.alias (VFIO variant drivers), or null when unknown. Optional:
+   * a port without it knows none, and `driver: vfio` then picks vfio-pci.
+   */
+  vfioAliases?(): ModuleAlias[] | null;
 }
