@@ -120,12 +120,13 @@ function pciSpec(d: Device) {
 
 function sriovSpec(pf: Device, byKey: Map<string, Device>) {
   const vfs = (pf.virtfns ?? []).map((key) => byKey.get(key)).filter((v): v is Device => v !== undefined);
-  const first = vfs[0] ? rid(vfs[0].name) - rid(pf.name) : 1;
-  const stride = vfs[1] ? rid(vfs[1].name) - rid(vfs[0]!.name) : 1;
+  // sriov_offset/sriov_stride when the host showed them, else what the existing VFs tell.
+  const first = pf.sriov!.offset ?? (vfs[0] ? rid(vfs[0].name) - rid(pf.name) : 1);
+  const stride = pf.sriov!.stride ?? (vfs[1] ? rid(vfs[1].name) - rid(vfs[0]!.name) : 1);
   return {
     totalVfs: pf.sriov!.totalVfs,
     autoprobe: pf.sriov!.driversAutoprobe,
-    vfDevice: vfs[0]?.device ?? pf.device ?? 'ffff',
+    vfDevice: pf.sriov!.vfDevice ?? vfs[0]?.device ?? pf.device ?? 'ffff',
     offset: first,
     stride,
   };

@@ -37,19 +37,20 @@
 
 import { KernelWriteError } from '../domain/errors.js';
 import { isDeviceName, isVfioDriver, moduleNameOf } from '../domain/names.js';
-import type { Bus, Host } from '../domain/types.js';
+import type { Bus, Host, ModuleAlias } from '../domain/types.js';
 import { assertRootRelative } from '../sysfs/path.js';
 import type { ModulePort, SysfsPort } from '../sysfs/port.js';
 import { Faults, isBlocked, type Fault, type Outcome } from './faults.js';
 import { buildFromHost, type DefaultBinding } from './from-host.js';
+import { buildExtrasFromHost } from './from-host-extras.js';
 import { groupViable, platformBaseName } from './match.js';
 import { KernelOps } from './ops.js';
 import { KernelState, KernelVersion, type KDevice, type KDriver, type PciIdEntry, type VfioHolder } from './state.js';
-import type { DeviceState, DriverSpec, ModelOptions, PciSpec, PlatformSpec, WriteRecord } from './spec.js';
+import type { DeviceState, DriverSpec, MdevParentSpec, MdevState, ModelOptions, PciSpec, PlatformSpec, WriteRecord } from './spec.js';
 import { VirtualSysfs } from './vfs.js';
 import { byNumber } from './view.js';
 
-export type { DeviceState, DriverSpec, ModelOptions, PciSpec, PlatformSpec, WriteRecord } from './spec.js';
+export type { DeviceState, DriverSpec, MdevParentSpec, MdevState, MdevTypeSpec, ModelOptions, PciSpec, PlatformSpec, WriteRecord } from './spec.js';
 
 interface Pending {
   record: WriteRecord;
@@ -106,6 +107,7 @@ export class KernelModel implements SysfsPort, ModulePort {
   static fromHost(host: Host, defaults: Record<string, DefaultBinding> = {}): KernelModel {
     const k = new KernelModel({ kernel: host.kernelRelease ?? '6.12', modulesKnown: host.modules.known });
     buildFromHost(k, host, defaults);
+    buildExtrasFromHost(k, host);
     return k;
   }
 
@@ -119,6 +121,10 @@ export class KernelModel implements SysfsPort, ModulePort {
   driver(bus: Bus, name: string, spec: DriverSpec = {}): this {
     if (this.s.driver(bus, name)) throw new Error(`driver ${bus}/${name} declared twice`);
     const module = spec.module === null ? null : this.declareModule(moduleNameOf(spec.module ?? name), spec.builtin ?? false, spec.loaded);
+    if (spec.aliases) {
+      if (!module) throw new Error(`driver ${name}: aliases need a module`);
+      module.aliases.push(...spec.aliases);
+    }
     const drv: KDriver = {
       bus,
       name,
@@ -139,9 +145,48 @@ export class KernelModel implements SysfsPort, ModulePort {
   }
 
   /** A loadable module with no driver the model knows of (it only shows in `available()`). */
-  module(name: string, opts: { loaded?: boolean; builtin?: boolean } = {}): this {
+  module(name: string, opts: { loaded?: boolean; builtin?: boolean; aliases?: string[] } = {}): this {
     const m = moduleNameOf(name);
     if (!this.s.modules.has(m) || opts.loaded !== undefined) this.declareModule(m, opts.builtin ?? false, opts.loaded ?? false);
+    if (opts.aliases) this.s.modules.get(m)!.aliases.push(...opts.aliases);
+    return this;
+  }
+
+  /**
+   * Makes `name` an mdev parent: the pci or platform device of that name (a parent while it stays on
+   * the driver it has now), or else a virtual device (like mtty's) that always is one.
+   */
+  mdevParent(name: string, spec: MdevParentSpec): this {
+    if (this.s.mdevParents.has(name)) throw new Error(`mdev parent ${name} declared twice`);
+    const dev = this.find(name) ?? null;
+    if (dev && dev.driver === null) throw new Error(`mdev parent ${name} must be bound to the driver that registers it`);
+    const parent = {
+      name,
+      dev,
+      driver: dev?.driver ?? null,
+      mdevDriver: spec.mdevDriver ?? 'vfio_mdev',
+      types: spec.types.map((t) => ({
+        id: t.id,
+        deviceApi: t.deviceApi ?? 'vfio-pci',
+        instances: t.instances ?? 1,
+        cost: t.cost ?? 1,
+        ...(t.name !== undefined ? { name: t.name } : {}),
+        ...(t.description !== undefined ? { description: t.description } : {}),
+      })),
+      attrs: spec.attrs ?? [],
+      ...(spec.pool !== undefined ? { pool: spec.pool } : {}),
+    };
+    this.s.mdevParents.set(name, parent);
+    this.s.changed();
+    return this;
+  }
+
+  /** An mdev that exists already (created before the test starts). */
+  mdev(uuid: string, spec: { parent: string; type: string; attrs?: Record<string, string> }): this {
+    const parent = this.s.mdevParents.get(spec.parent);
+    if (!parent?.types.some((t) => t.id === spec.type)) throw new Error(`mdev ${uuid}: parent ${spec.parent} has no type ${spec.type}`);
+    if (this.s.mdevs.has(uuid)) throw new Error(`mdev ${uuid} declared twice`);
+    this.ops.mdev.add(parent, spec.type, uuid, new Map(Object.entries(spec.attrs ?? {})));
     return this;
   }
 
@@ -281,12 +326,25 @@ export class KernelModel implements SysfsPort, ModulePort {
     return out;
   }
 
-  /** Groups that have a /dev/vfio/N node: some member is bound to a vfio driver. */
+  /** Mediated devices that exist, in creation order. */
+  mdevs(): MdevState[] {
+    return [...this.s.mdevs.values()].map((m) => ({
+      uuid: m.uuid,
+      parent: m.parent.name,
+      type: m.type,
+      driver: m.driver,
+      group: m.group,
+      attrs: Object.fromEntries(m.attrs),
+    }));
+  }
+
+  /** Groups that have a /dev/vfio/N node: some member is bound to a vfio driver, or is an mdev. */
   vfioNodes(): string[] {
     const nodes = new Set<string>();
     for (const d of this.s.devices.values()) {
       if (d.group !== null && d.driver !== null && this.s.driver(d.bus, d.driver)?.vfio) nodes.add(d.group);
     }
+    for (const m of this.s.mdevs.values()) if (m.driver !== null) nodes.add(m.group);
     return [...nodes].sort(byNumber);
   }
 
@@ -366,6 +424,11 @@ export class KernelModel implements SysfsPort, ModulePort {
     return this.modulesKnown ? [...this.s.modules.keys()].sort() : null;
   }
 
+  vfioAliases(): ModuleAlias[] | null {
+    if (!this.modulesKnown) return null;
+    return [...this.s.modules.values()].flatMap((m) => m.aliases.filter((a) => a.startsWith('vfio_pci:')).map((pattern) => ({ pattern, module: m.name })));
+  }
+
   load(name: string): Promise<void> {
     const m = moduleNameOf(name);
     this.loads.push(m);
@@ -394,7 +457,7 @@ export class KernelModel implements SysfsPort, ModulePort {
       if (loaded !== undefined && existing.loaded !== want) throw new Error(`module ${name} declared both loaded and not loaded`);
       return existing;
     }
-    const module = { name, builtin, loaded: want };
+    const module = { name, builtin, loaded: want, aliases: [] as string[] };
     this.s.modules.set(name, module);
     return module;
   }

@@ -5,6 +5,7 @@
 import type { Bus } from '../domain/types.js';
 import type { Outcome } from './faults.js';
 import { KERNEL_BUG, matches, probeError } from './match.js';
+import { MdevOps } from './mdev.js';
 import type { KDevice, KDriver, KernelState, KSriov } from './state.js';
 import { parseBool, parseU16, storeOverride } from './values.js';
 
@@ -17,7 +18,11 @@ function addressPlus(pf: string, distance: number): string {
 }
 
 export class KernelOps {
-  constructor(private readonly s: KernelState) {}
+  readonly mdev: MdevOps;
+
+  constructor(private readonly s: KernelState) {
+    this.mdev = new MdevOps(s);
+  }
 
   /**
    * Register a driver. Loading its module then binds every unbound device it matches, like
@@ -118,14 +123,19 @@ export class KernelOps {
   storeUnbind(drv: KDriver, value: string): Outcome {
     const dev = this.s.device(drv.bus, deviceArg(value));
     if (!dev || dev.driver !== drv.name) return { errno: 'ENODEV' };
+    // An mdev parent's driver unregisters the parent on remove(), which removes its mdevs first.
+    const parents = [...this.s.mdevParents.values()].filter((p) => p.dev === dev && p.driver === drv.name);
     const unbind = (): Outcome => {
       // Every PF driver's remove() disables SR-IOV.
       if (dev.sriov && dev.sriov.numVfs > 0) this.destroyVfs(dev);
+      for (const p of parents) this.mdev.parentGone(p);
       dev.driver = null;
       this.s.changed();
       return 'ok';
     };
     if (drv.vfio && dev.group !== null && this.s.held.has(dev.group)) return { until: dev.group, then: unbind };
+    const heldMdev = [...this.s.mdevs.values()].find((m) => parents.includes(m.parent) && this.s.held.has(m.group));
+    if (heldMdev) return { until: heldMdev.group, then: unbind };
     return unbind();
   }
 

@@ -29,6 +29,41 @@ export interface DriverSpec {
   sriov?: boolean;
   /** A VFIO driver (binds only through driver_override); defaults from the name. */
   vfio?: boolean;
+  /** modules.alias patterns of its module (`vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i*` for a variant driver). */
+  aliases?: string[];
+}
+
+export interface MdevTypeSpec {
+  /** The full type id: `<parent driver>-<type>` (`i915-GVTg_V5_4`, `mtty-2`). */
+  id: string;
+  name?: string;
+  /** Default `vfio-pci`. */
+  deviceApi?: string;
+  description?: string;
+  /** Instances of this type (without a parent pool); default 1. */
+  instances?: number;
+  /** Pool units one instance takes when the parent has a pool; default 1. */
+  cost?: number;
+}
+
+export interface MdevParentSpec {
+  types: MdevTypeSpec[];
+  /** The mdev driver created mdevs bind to; default `vfio_mdev`. */
+  mdevDriver?: string;
+  /** Capacity shared by all types (mtty: 24 ports, a dual-port instance takes 2). */
+  pool?: number;
+  /** Writable vendor attributes of its mdevs. */
+  attrs?: string[];
+}
+
+/** One mdev, for assertions. */
+export interface MdevState {
+  uuid: string;
+  parent: string;
+  type: string;
+  driver: string | null;
+  group: string;
+  attrs: Record<string, string>;
 }
 
 export interface PciSpec {

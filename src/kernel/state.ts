@@ -64,6 +64,47 @@ export interface KModule {
   name: string;
   builtin: boolean;
   loaded: boolean;
+  /** Its modules.alias patterns (`vfio_pci:v000015B3d0000101E...`). */
+  aliases: string[];
+}
+
+/** One type of an mdev parent. */
+export interface KMdevType {
+  id: string;
+  name?: string;
+  deviceApi: string;
+  description?: string;
+  /** Instances of this type alone; unused when the parent has a shared pool. */
+  instances: number;
+  /** Pool units one instance takes (mtty: its number of ports). */
+  cost: number;
+}
+
+/**
+ * A device that creates mediated devices: a pci/platform device while it is bound to the driver
+ * that registered it as a parent, or a virtual device (mtty) that always is one.
+ */
+export interface KMdevParent {
+  name: string;
+  dev: KDevice | null;
+  /** The driver `dev` must be bound to for the parent to be registered. */
+  driver: string | null;
+  /** The mdev driver new mdevs bind to. */
+  mdevDriver: string;
+  types: KMdevType[];
+  /** Shared capacity across types (mtty's 24 ports); types draw `cost` from it. */
+  pool?: number;
+  /** Writable vendor attributes every mdev of this parent has. */
+  attrs: string[];
+}
+
+export interface KMdev {
+  uuid: string;
+  parent: KMdevParent;
+  type: string;
+  group: string;
+  driver: string | null;
+  attrs: Map<string, string>;
 }
 
 export interface KSriov {
@@ -125,6 +166,9 @@ export class KernelState {
   readonly registered: KDriver[] = [];
   readonly modules = new Map<string, KModule>();
   readonly held = new Map<string, VfioHolder>();
+  readonly mdevParents = new Map<string, KMdevParent>();
+  /** By uuid, in creation order. */
+  readonly mdevs = new Map<string, KMdev>();
   readonly probeFailures = new Map<string, string>();
   readonly autoprobe: Record<Bus, boolean> = { pci: true, platform: true };
   /** Set when a write hit a kernel BUG; from then on everything hangs. */
@@ -170,6 +214,25 @@ export class KernelState {
   freshGroup(): string {
     this.lastGroup += 1;
     return String(this.lastGroup);
+  }
+
+  /** Whether the parent is registered now: a device parent only while on its driver. */
+  mdevParentActive(p: KMdevParent): boolean {
+    return p.dev === null || (this.devices.get(`${p.dev.bus}/${p.dev.name}`) === p.dev && p.dev.driver === p.driver);
+  }
+
+  activeMdevParents(): KMdevParent[] {
+    return [...this.mdevParents.values()].filter((p) => this.mdevParentActive(p)).sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  /** `available_instances` of a type, as the parent driver computes it. */
+  mdevAvailable(p: KMdevParent, type: KMdevType): number {
+    const mine = [...this.mdevs.values()].filter((m) => m.parent === p);
+    if (p.pool !== undefined) {
+      const used = mine.reduce((sum, m) => sum + (p.types.find((t) => t.id === m.type)?.cost ?? 1), 0);
+      return Math.max(0, Math.floor((p.pool - used) / type.cost));
+    }
+    return Math.max(0, type.instances - mine.filter((m) => m.type === type.id).length);
   }
 
   /** The errno a probe of `driver` on `device` fails with, as set by `failProbe`. */

@@ -7,6 +7,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUSES } from '../domain/types.js';
 import type { KernelModel } from './model.js';
+import { mdevDrivers, mdevLinks, mdevNodes } from './mdev-view.js';
 import { busFiles, compatibleFile, devicePath, ofNodePath, renderDevice, renderDriver, type NodeView } from './view.js';
 
 export function writeSysfsTree(model: KernelModel, dir: string): void {
@@ -47,6 +48,20 @@ export function writeSysfsTree(model: KernelModel, dir: string): void {
     if (dev.group === null) continue;
     mkdir(`kernel/iommu_groups/${dev.group}/devices`);
     symlinkSync(`../../../../${path}`, join(dir, 'kernel/iommu_groups', dev.group, 'devices', dev.name));
+  }
+  // Mediated devices: parents' type directories and the mdevs beside them, then the links to them.
+  for (const node of mdevNodes(s)) {
+    writeNode(node);
+    for (const sub of node.dirs) mkdir(`${node.path}/${sub}`);
+  }
+  if (s.mdevParents.size > 0 || s.mdevs.size > 0) {
+    mkdir('class/mdev_bus');
+    mkdir('bus/mdev/devices');
+    for (const drv of mdevDrivers(s)) mkdir(`bus/mdev/drivers/${drv}`);
+  }
+  for (const [path, target] of mdevLinks(s)) {
+    mkdir(path.slice(0, path.lastIndexOf('/')));
+    symlinkSync(target, join(dir, path));
   }
   mkdir('module');
   for (const m of model.loadedModules()) mkdir(`module/${m}`);

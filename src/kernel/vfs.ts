@@ -6,6 +6,7 @@ import type { Bus } from '../domain/types.js';
 import { assertRootRelative } from '../sysfs/path.js';
 import type { Outcome } from './faults.js';
 import type { KernelOps } from './ops.js';
+import { mdevDrivers, mdevNodes, mdevPath, parentEntries, parentPath, type MdevNode } from './mdev-view.js';
 import type { KDevice, KDriver, KernelState } from './state.js';
 import { busFiles, compatibleFile, groupNumbers, renderDevice, renderDriver, type NodeView } from './view.js';
 
@@ -18,6 +19,7 @@ const dir = (entries: string[], target?: string): VNode => (target ? { kind: 'di
 
 export class VirtualSysfs {
   private readonly views = new WeakMap<KDevice, { generation: number; view: NodeView }>();
+  private mdevCache: { generation: number; nodes: Map<string, MdevNode> } | undefined;
 
   constructor(
     private readonly s: KernelState,
@@ -37,8 +39,10 @@ export class VirtualSysfs {
     assertRootRelative(path);
     const parts = path.split('/').filter((p) => p !== '' && p !== '.');
     const [top, a, b, c, ...rest] = parts;
-    if (parts.length === 0) return dir(['bus', 'kernel', 'module']);
+    // class/ and bus/mdev appear only with mdev support: other trees stay as they were.
+    if (parts.length === 0) return dir(this.hasMdev() ? ['bus', 'class', 'kernel', 'module'] : ['bus', 'kernel', 'module']);
     if (top === 'bus') return this.lookupBus(parts.slice(1));
+    if (top === 'class') return this.lookupClass(parts.slice(1));
     if (top === 'module') {
       if (a === undefined) return dir(this.s.loadedModules());
       return b === undefined && this.s.modules.get(a)?.loaded ? dir([]) : undefined;
@@ -51,16 +55,21 @@ export class VirtualSysfs {
       if (c === undefined) return dir(['devices']);
       if (c !== 'devices') return undefined;
       const members = this.s.members(b);
-      if (rest.length === 0) return dir(members.map((m) => m.name));
+      const mdevs = [...this.s.mdevs.values()].filter((m) => m.group === b);
+      if (rest.length === 0) return dir([...members.map((m) => m.name), ...mdevs.map((m) => m.uuid)]);
+      if (rest.length !== 1) return undefined;
       const m = members.find((d) => d.name === rest[0]);
-      return m && rest.length === 1 ? { kind: 'link', target: `../../../../${this.view(m).path}` } : undefined;
+      if (m) return { kind: 'link', target: `../../../../${this.view(m).path}` };
+      const md = mdevs.find((x) => x.uuid === rest[0]);
+      return md ? { kind: 'link', target: `../../../../${mdevPath(this.s, md)}` } : undefined;
     }
     return undefined;
   }
 
   private lookupBus(parts: string[]): VNode | undefined {
     const [busName, section, name, ...rest] = parts;
-    if (busName === undefined) return dir(['pci', 'platform']);
+    if (busName === undefined) return dir(this.hasMdev() ? ['mdev', 'pci', 'platform'] : ['pci', 'platform']);
+    if (busName === 'mdev') return this.hasMdev() ? this.lookupMdevBus(parts.slice(1)) : undefined;
     if (busName !== 'pci' && busName !== 'platform') return undefined;
     const bus: Bus = busName;
     if (section === undefined) return dir(['devices', 'drivers', ...busFiles(this.s, bus).keys()]);
@@ -84,9 +93,12 @@ export class VirtualSysfs {
 
   private lookupDevice(dev: KDevice, rest: string[]): VNode | undefined {
     const view = this.view(dev);
+    const parent = [...this.s.mdevParents.values()].find((p) => p.dev === dev);
+    const mdevEntries = parent ? parentEntries(this.s, parent) : [];
     // bus/<bus>/devices/<name> itself is a symlink into devices/.
-    if (rest.length === 0) return dir([...view.files.keys(), ...view.links.keys()], `../../../${view.path}`);
+    if (rest.length === 0) return dir([...view.files.keys(), ...view.links.keys(), ...mdevEntries], `../../../${view.path}`);
     const [entry, ...below] = rest;
+    if (entry !== undefined && mdevEntries.includes(entry)) return this.lookupMdevPath([view.path, ...rest].join('/'));
     if (entry === 'driver' && below.length > 0) {
       const drv = dev.driver === null ? undefined : this.s.registeredDriver(dev.bus, dev.driver);
       return drv ? this.lookupDriver(drv, below) : undefined;
@@ -110,6 +122,71 @@ export class VirtualSysfs {
       default:
         return { kind: 'file', content };
     }
+  }
+
+  private hasMdev(): boolean {
+    return this.s.mdevParents.size > 0 || this.s.mdevs.size > 0;
+  }
+
+  /** class/mdev_bus/<parent>/...: a link to each active parent's device directory. */
+  private lookupClass(parts: string[]): VNode | undefined {
+    if (!this.hasMdev()) return undefined;
+    const [cls, name, ...rest] = parts;
+    if (cls === undefined) return dir(['mdev_bus']);
+    if (cls !== 'mdev_bus') return undefined;
+    const parents = this.s.activeMdevParents();
+    if (name === undefined) return dir(parents.map((p) => p.name));
+    const p = parents.find((x) => x.name === name);
+    if (!p) return undefined;
+    const path = parentPath(this.s, p);
+    if (rest.length === 0) return dir(parentEntries(this.s, p), `../../${path}`);
+    return this.lookupMdevPath([path, ...rest].join('/'));
+  }
+
+  private lookupMdevBus(parts: string[]): VNode | undefined {
+    const [section, name, ...rest] = parts;
+    if (section === undefined) return dir(['devices', 'drivers']);
+    if (section === 'drivers') {
+      const drivers = mdevDrivers(this.s);
+      if (name === undefined) return dir(drivers);
+      return drivers.includes(name) && rest.length === 0 ? dir([]) : undefined;
+    }
+    if (section !== 'devices') return undefined;
+    if (name === undefined) return dir([...this.s.mdevs.keys()]);
+    const m = this.s.mdevs.get(name);
+    if (!m) return undefined;
+    if (rest.length === 0) {
+      const node = this.mdevNodesNow().get(mdevPath(this.s, m))!;
+      return dir([...node.files.keys(), ...node.links.keys()], `../../../${node.path}`);
+    }
+    return this.lookupMdevPath([mdevPath(this.s, m), ...rest].join('/'));
+  }
+
+  private mdevNodesNow(): Map<string, MdevNode> {
+    if (this.mdevCache?.generation !== this.s.generation) {
+      this.mdevCache = { generation: this.s.generation, nodes: new Map(mdevNodes(this.s).map((n) => [n.path, n])) };
+    }
+    return this.mdevCache.nodes;
+  }
+
+  /** A canonical path inside an mdev parent's types or an mdev's directory. */
+  private lookupMdevPath(path: string): VNode | undefined {
+    const nodes = this.mdevNodesNow();
+    const node = nodes.get(path);
+    if (node) return dir([...node.files.keys(), ...node.links.keys(), ...node.dirs]);
+    const cut = path.lastIndexOf('/');
+    const owner = nodes.get(path.slice(0, cut));
+    const entry = path.slice(cut + 1);
+    if (!owner) return undefined;
+    const link = owner.links.get(entry);
+    if (link !== undefined) return { kind: 'link', target: link };
+    if (!owner.files.has(entry)) return undefined;
+    const content = owner.files.get(entry)!;
+    const { parent, type, mdev } = owner.of;
+    if (type && entry === 'create') return { kind: 'file', content, store: (v) => this.ops.mdev.create(parent, type, v) };
+    if (mdev && entry === 'remove') return { kind: 'file', content, store: (v) => this.ops.mdev.remove(mdev, v) };
+    if (mdev) return { kind: 'file', content, store: (v) => this.ops.mdev.storeAttr(mdev, entry, v) };
+    return { kind: 'file', content };
   }
 
   private lookupDriver(drv: KDriver, rest: string[]): VNode | undefined {

@@ -123,6 +123,7 @@ export function busFiles(s: KernelState, bus: Bus): Map<string, string | null> {
 export function groupNumbers(s: KernelState): string[] {
   const groups = new Set<string>();
   for (const dev of s.devices.values()) if (dev.group !== null) groups.add(dev.group);
+  for (const m of s.mdevs.values()) groups.add(m.group);
   return [...groups].sort(byNumber);
 }
 
