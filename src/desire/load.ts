@@ -4,8 +4,8 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import type { Diagnostic } from '../domain/errors.js';
-import type { GroupPolicy, MdevSpec, Rule, Selector, SourcePos, StateFile, Target } from '../domain/types.js';
-import { canonicalAddress, canonicalGroup, hexId } from './match.js';
+import type { GroupPolicy, MdevSpec, Rule, RuleTarget, Selector, SourcePos, StateFile } from '../domain/types.js';
+import { canonicalAddress, canonicalGroup, hexId, vfRanges } from './match.js';
 import { problems } from './problems.js';
 import { displayPath, schemaDiagnostics } from './validate.js';
 import { MAX_BYTES, TOO_LARGE, decodeFile, parseYaml, pointerJoin, type ParsedYaml } from './yaml.js';
@@ -25,14 +25,15 @@ interface RawState {
   dmi?: { product: string };
   machineIds?: string[];
   devices?: RawRule[];
-  mdevs?: { parent: Selector; type: string; uuid: string }[];
+  mdevs?: { parent: Selector; type: string; uuid: string; attrs?: Record<string, string>[] }[];
   options?: { iommuGroups?: GroupPolicy };
 }
 
-/** `driver:` grammar: the two keywords, else a driver name (the schema checked its characters). */
-export function parseTarget(text: string): Target {
+/** `driver:` grammar: the three keywords, else a driver name (the schema checked its characters). */
+export function parseTarget(text: string): RuleTarget {
   if (text === 'default') return { kind: 'default' };
   if (text === 'none') return { kind: 'none' };
+  if (text === 'vfio') return { kind: 'vfio' };
   return { kind: 'driver', driver: text };
 }
 
@@ -47,6 +48,7 @@ function canonicalSelector(raw: Selector): Selector {
   if (raw.bus !== undefined) s.bus = raw.bus;
   if (raw.name !== undefined) s.name = raw.name;
   if (raw.compatible !== undefined) s.compatible = raw.compatible;
+  if (raw.vf !== undefined) s.vf = raw.vf;
   return s;
 }
 
@@ -66,6 +68,10 @@ function selectorContradictions(s: Selector, base: string, report: (pointer: str
   }
   if (s.address !== undefined && s.pf !== undefined && !isGlob(s.address) && s.address === s.pf) {
     report(`${base}/pf`, `${displayPath(base)}: address and pf name the same device, which is never its own VF`);
+  }
+  if (s.vf !== undefined) {
+    if (vfRanges(s.vf) === null) report(`${base}/vf`, `${displayPath(base)}.vf: a range ends before it starts in "${s.vf}" (write low-high, like 0-3)`);
+    if (s.bus === 'platform' || s.compatible !== undefined) report(`${base}/vf`, `${displayPath(base)}: vf selects SR-IOV VFs, which exist only on PCI`);
   }
 }
 
@@ -91,7 +97,9 @@ function toStateFile(parsed: ParsedYaml, file: string, diagnostics: Diagnostic[]
     }
     if (r.vfs) {
       const vfsAt = pointerJoin(base, 'vfs');
-      if (match.pf !== undefined) report(vfsAt, `${displayPath(vfsAt)}: this rule selects VFs (pf), and VFs have no VFs of their own`);
+      if (match.pf !== undefined || match.vf !== undefined) {
+        report(vfsAt, `${displayPath(vfsAt)}: this rule selects VFs (${match.pf !== undefined ? 'pf' : 'vf'}), and VFs have no VFs of their own`);
+      }
       else if (match.bus === 'platform' || match.compatible !== undefined) {
         report(vfsAt, `${displayPath(vfsAt)}: SR-IOV VFs exist only on PCI physical functions`);
       }
@@ -120,7 +128,10 @@ function toStateFile(parsed: ParsedYaml, file: string, diagnostics: Diagnostic[]
     if (first !== undefined) {
       report(pointerJoin(base, 'uuid'), `${displayPath(base)}: uuid ${uuid} is already used by mdevs[${first}] (line ${positionOf(parsed, pointerJoin('/mdevs', first), file).line})`);
     } else uuids.set(uuid, index);
-    return { index, parent, type: m.type, uuid, pos: positionOf(parsed, base, file) };
+    const spec: MdevSpec = { index, parent, type: m.type, uuid, pos: positionOf(parsed, base, file) };
+    // The schema lets each attrs item hold exactly one key: mdevctl's `{ name: value }` list.
+    if (m.attrs) spec.attrs = m.attrs.map((a) => ({ name: Object.keys(a)[0]!, value: Object.values(a)[0]! }));
+    return spec;
   });
 
   const state: StateFile = {

@@ -19,6 +19,17 @@ export function canonicalAddress(glob: string): string {
   return g.split(':').length === 2 ? `0000:${g}` : g;
 }
 
+/** `0-3,6` -> [[0, 3], [6, 6]]; null when a range runs backwards. The schema checked the grammar. */
+export function vfRanges(text: string): [number, number][] | null {
+  const out: [number, number][] = [];
+  for (const part of text.split(',')) {
+    const [lo, hi = lo] = part.split('-').map(Number) as [number, number?];
+    if (hi! < lo) return null;
+    out.push([lo, hi!]);
+  }
+  return out;
+}
+
 /** `012` -> `12`, as the kernel names groups. */
 export const canonicalGroup = (s: string): string => String(Number(s));
 
@@ -39,12 +50,23 @@ export function nameRegExp(glob: string, flags = ''): RegExp {
   return globToRegExp(glob, '.', flags);
 }
 
-// Which devices a host has, by key, for `pf` (a VF whose PF was not observed matches nothing).
+// Which devices a host has, by key, for `pf` (a VF whose PF was not observed matches nothing), and
+// each VF's index under its PF, for `vf`.
 const keysByHost = new WeakMap<Host, Set<DeviceKey>>();
 function hostKeys(host: Host): Set<DeviceKey> {
   let keys = keysByHost.get(host);
   if (!keys) keysByHost.set(host, (keys = new Set(host.devices.map((d) => d.key))));
   return keys;
+}
+const vfIndexByHost = new WeakMap<Host, Map<DeviceKey, number>>();
+function vfIndex(host: Host, vf: DeviceKey): number | undefined {
+  let index = vfIndexByHost.get(host);
+  if (!index) {
+    index = new Map();
+    for (const d of host.devices) (d.virtfns ?? []).forEach((k, i) => index!.set(k, i));
+    vfIndexByHost.set(host, index);
+  }
+  return index.get(vf);
 }
 
 export function compileSelector(s: Selector): DeviceMatcher {
@@ -83,6 +105,13 @@ export function compileSelector(s: Selector): DeviceMatcher {
   if (s.pf !== undefined) {
     const re = addressRegExp(s.pf);
     checks.push((d, host) => d.physfn !== undefined && re.test(splitKey(d.physfn).name) && hostKeys(host).has(d.physfn));
+  }
+  if (s.vf !== undefined) {
+    const ranges = vfRanges(s.vf) ?? [];
+    checks.push((d, host) => {
+      const i = d.physfn === undefined ? undefined : vfIndex(host, d.key);
+      return i !== undefined && ranges.some(([lo, hi]) => i >= lo && i <= hi);
+    });
   }
   return (device, host) => checks.every((check) => check(device, host));
 }

@@ -6,7 +6,9 @@ import type { Diagnostic } from '../domain/errors.js';
 import { splitKey } from '../domain/names.js';
 import type { Desired, DesiredBinding, Device, DeviceKey, Host, HostIdentity, Notice, Rule, StateFile, Target } from '../domain/types.js';
 import { isFor } from '../fleet/identity.js';
+import { concreteTarget, createdVfs, futureHost, predictVfs } from './future-vfs.js';
 import { compileSelector } from './match.js';
+import { resolveMdevs } from './mdevs.js';
 import { problems } from './problems.js';
 
 /**
@@ -42,6 +44,10 @@ function ruleRef(rule: Rule): NonNullable<Notice['rule']> {
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export function resolve(state: StateFile, host: Host): Desired {
+  // Rules match the host as it will be once the `vfs:` counts are set, VFs to be created included
+  // (future-vfs.ts); `vfio` targets become a concrete driver per device (variant.ts).
+  const created = createdVfs(state, host);
+  const view = futureHost(host, created);
   const errors: Diagnostic[] = [];
   const warnings: Notice[] = [];
   const bindings = new Map<DeviceKey, DesiredBinding>();
@@ -52,7 +58,7 @@ export function resolve(state: StateFile, host: Host): Desired {
 
   for (const rule of state.rules) {
     const match = compileSelector(rule.match);
-    const matched = host.devices.filter((d) => match(d, host));
+    const matched = view.devices.filter((d) => match(d, view));
     for (const bridge of matched.filter((d) => d.isBridge)) {
       warnings.push({
         message: `${ruleLabel(rule)} matches bridge ${deviceLabel(bridge)}: bridges are never rebound, so it is left alone`,
@@ -74,10 +80,11 @@ export function resolve(state: StateFile, host: Host): Desired {
 
     for (const d of devices) {
       const earlier = bindings.get(d.key);
+      const target = concreteTarget(rule.target, d, view);
       if (!earlier) {
-        bindings.set(d.key, { device: d.key, target: rule.target, rule, force: rule.force });
-      } else if (!sameTarget(earlier.target, rule.target)) {
-        error(rule, `${deviceLabel(d)}: ${ruleLabel(earlier.rule)} wants ${targetText(earlier.target)}, ${ruleLabel(rule)} wants ${targetText(rule.target)}`);
+        bindings.set(d.key, { device: d.key, target, rule, force: rule.force });
+      } else if (!sameTarget(earlier.target, target)) {
+        error(rule, `${deviceLabel(d)}: ${ruleLabel(earlier.rule)} wants ${targetText(earlier.target)}, ${ruleLabel(rule)} wants ${targetText(target)}`);
       } else {
         // Same target from two rules: the first stays the recorded rule; force from either counts.
         earlier.force ||= rule.force;
@@ -94,10 +101,16 @@ export function resolve(state: StateFile, host: Host): Desired {
           error(rule, `${ruleLabel(rule)} asks for VFs, but ${deviceLabel(pf)} is not SR-IOV capable`);
         } else if (spec.count > pf.sriov.totalVfs) {
           error(rule, `${ruleLabel(rule)} asks for ${plural(spec.count, 'VF')} on ${deviceLabel(pf)}, which supports at most ${pf.sriov.totalVfs} (sriov_totalvfs)`);
-        } else if (!earlier) {
-          vfs.set(pf.key, { pf: pf.key, count: spec.count, target: spec.target, rule });
-        } else if (earlier.count !== spec.count || !sameTarget(earlier.target, spec.target)) {
-          error(rule, `${deviceLabel(pf)}: ${ruleLabel(earlier.rule)} wants ${plural(earlier.count, 'VF')} on ${targetText(earlier.target)}, ${ruleLabel(rule)} wants ${plural(spec.count, 'VF')} on ${targetText(spec.target)}`);
+        } else {
+          // The VFs share their ids, so one of them (existing, or as it will be) decides a `vfio` target.
+          const vfKey = pf.virtfns?.[0];
+          const sample = view.devices.find((v) => v.key === vfKey) ?? predictVfs(pf, 1)?.[0] ?? pf;
+          const target = concreteTarget(spec.target, sample, view);
+          if (!earlier) {
+            vfs.set(pf.key, { pf: pf.key, count: spec.count, target, rule });
+          } else if (earlier.count !== spec.count || !sameTarget(earlier.target, target)) {
+            error(rule, `${deviceLabel(pf)}: ${ruleLabel(earlier.rule)} wants ${plural(earlier.count, 'VF')} on ${targetText(earlier.target)}, ${ruleLabel(rule)} wants ${plural(spec.count, 'VF')} on ${targetText(target)}`);
+          }
         }
       }
     }
@@ -105,7 +118,7 @@ export function resolve(state: StateFile, host: Host): Desired {
 
   // A `vfs:` driver and a rule selecting one of those VFs directly must agree. A vfs block without
   // a driver (`default`) leaves the VFs to such rules, so it conflicts with none.
-  const byKey = new Map(host.devices.map((d) => [d.key, d]));
+  const byKey = new Map(view.devices.map((d) => [d.key, d]));
   for (const spec of vfs.values()) {
     if (spec.target.kind === 'default') continue;
     for (const vf of (byKey.get(spec.pf)?.virtfns ?? []).slice(0, spec.count)) {
@@ -117,6 +130,7 @@ export function resolve(state: StateFile, host: Host): Desired {
     }
   }
 
+  const mdevs = resolveMdevs(state.mdevs, host, errors);
   if (errors.length) throw problems('selector', state.path, errors);
   const byDevice = (a: { device: DeviceKey }, b: { device: DeviceKey }): number => (a.device < b.device ? -1 : a.device > b.device ? 1 : 0);
   return {
@@ -124,5 +138,7 @@ export function resolve(state: StateFile, host: Host): Desired {
     bindings: [...bindings.values()].sort(byDevice),
     vfs: [...vfs.values()].sort((a, b) => byDevice({ device: a.pf }, { device: b.pf })),
     warnings,
+    ...(created.length > 0 ? { created } : {}),
+    ...(mdevs.length > 0 ? { mdevs } : {}),
   };
 }

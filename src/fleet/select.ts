@@ -152,6 +152,8 @@ export function resolveFiles(files: StateFile[], host: Host, sourcePath: string)
     bindings: resolved.flatMap((d) => d.bindings).sort((a, b) => byDevice(a.device, b.device)),
     vfs: resolved.flatMap((d) => d.vfs).sort((a, b) => byDevice(a.pf, b.pf)),
     warnings: resolved.flatMap((d) => d.warnings ?? []),
+    ...(resolved.some((d) => d.created?.length) ? { created: resolved.flatMap((d) => d.created ?? []) } : {}),
+    ...(resolved.some((d) => d.mdevs?.length) ? { mdevs: resolved.flatMap((d) => d.mdevs ?? []) } : {}),
   };
 }
 
