@@ -3,9 +3,10 @@
 // schemas/plan.schema.json describes exactly this; bump format_version on any incompatible change.
 
 import { splitKey } from '../domain/names.js';
-import type { Bus, Change, ChangeReason, Host, Notice, Plan, Step } from '../domain/types.js';
+import type { Bus, Change, ChangeReason, Host, MdevChange, Notice, Plan, Step } from '../domain/types.js';
 
-export const PLAN_FORMAT_VERSION = '1.0';
+/** 1.1: set-autoprobe and mdev steps, new VFs (`created`), `driver: vfio` choices, `mdevs`. */
+export const PLAN_FORMAT_VERSION = '1.1';
 
 export type DocReason = 'spec' | 'drift' | 'prune' | 'group';
 
@@ -31,8 +32,12 @@ export interface DocChange {
   class: string | null;
   group: string | null;
   reason: DocReason;
-  /** As written in the state file: a driver name, `default` or `none`. */
+  /** As written in the state file: a driver name, `vfio`, `default` or `none`. */
   target: string;
+  /** For `vfio`: the driver chosen and why (`mlx5_vfio_pci: modules.alias vfio_pci:v000015B3...`). */
+  driver_choice: string | null;
+  /** Set for a VF that does not exist yet: its PF's address and its VF index there. */
+  created: { pf: string; index: number } | null;
   before: DocBinding;
   /** `kernel_chooses`: the driver is whatever the kernel binds (target default); `driver` is then null. */
   after: DocBinding & { kernel_chooses: boolean };
@@ -52,12 +57,28 @@ interface OnDevice extends DocStepBase {
 
 export type DocStep =
   | (DocStepBase & { kind: 'load-module'; module: string; driver: string; bus: Bus })
-  | (OnDevice & { kind: 'set-numvfs'; from: number; to: number })
+  | (OnDevice & { kind: 'set-autoprobe'; from: boolean; to: boolean })
+  | (OnDevice & { kind: 'set-numvfs'; from: number; to: number; vfs: string[] | null })
   | (OnDevice & { kind: 'set-override'; from: string | null; to: string | null })
   | (OnDevice & { kind: 'unbind'; driver: string })
   | (OnDevice & { kind: 'probe' })
   | (OnDevice & { kind: 'bind'; driver: string })
-  | (OnDevice & { kind: 'verify'; driver: string | null; override: string | null; kernel_chooses: boolean });
+  | (OnDevice & { kind: 'verify'; driver: string | null; override: string | null; kernel_chooses: boolean })
+  | (DocStepBase & { kind: 'remove-mdev' | 'create-mdev'; uuid: string; parent: string; type: string })
+  | (DocStepBase & { kind: 'set-mdev-attr'; uuid: string; attr: string; value: string });
+
+/** A mediated device the plan creates or removes. */
+export interface DocMdev {
+  uuid: string;
+  /** `recreate`: it exists on another parent or with another type, so it is removed and created. */
+  action: 'create' | 'remove' | 'recreate';
+  reason: 'spec' | 'prune';
+  before: { parent: string; type: string } | null;
+  after: { parent: string; type: string; attrs: { name: string; value: string }[] } | null;
+  /** The mdevs: entry behind it. */
+  spec: { index: number; line: number } | null;
+  forced: boolean;
+}
 
 export interface DocNotice {
   message: string;
@@ -77,10 +98,11 @@ export interface PlanDocument {
   applyable: boolean;
   host: { hostname: string | null; kernel: string | null };
   changes: DocChange[];
+  mdevs: DocMdev[];
   steps: DocStep[];
   warnings: DocNotice[];
   blocked: DocBlocked[];
-  summary: { devices: number; steps: number; by_reason: Record<DocReason, number> };
+  summary: { devices: number; mdevs: number; steps: number; by_reason: Record<DocReason, number> };
 }
 
 export function toPlanDocument(plan: Plan, host: Host): PlanDocument {
@@ -91,7 +113,9 @@ export function toPlanDocument(plan: Plan, host: Host): PlanDocument {
     if (s.kind === 'set-numvfs') numvfsSteps.set(s.device, [...(numvfsSteps.get(s.device) ?? []), s]);
   }
   const changes = plan.changes.map((c): DocChange => {
-    const d = byKey.get(c.device);
+    // A VF that does not exist yet has its PF's vendor and class, and the PF's sriov_vf_device.
+    const pf = c.created ? byKey.get(c.created.pf) : undefined;
+    const d = pf ? { vendor: pf.vendor, device: pf.sriov?.vfDevice ?? pf.device, class: pf.class } : byKey.get(c.device);
     const counts = numvfsSteps.get(c.device) ?? [];
     return {
       ...where(c.device),
@@ -100,7 +124,9 @@ export function toPlanDocument(plan: Plan, host: Host): PlanDocument {
       class: d?.class ?? null,
       group: c.group,
       reason: REASONS[c.reason],
-      target: c.target.kind === 'driver' ? c.target.driver : c.target.kind,
+      target: c.target.kind === 'driver' ? (c.target.chosen !== undefined ? 'vfio' : c.target.driver) : c.target.kind,
+      driver_choice: c.target.kind === 'driver' ? (c.target.chosen ?? null) : null,
+      created: c.created ? { pf: where(c.created.pf).address, index: c.created.index } : null,
       before: { driver: c.before.driver, override: c.before.override },
       after: { driver: c.after.driver ?? null, override: c.after.override, kernel_chooses: c.after.driver === undefined },
       numvfs: counts.length > 0 ? { before: counts[0]!.from, after: counts[counts.length - 1]!.to } : null,
@@ -116,10 +142,23 @@ export function toPlanDocument(plan: Plan, host: Host): PlanDocument {
     applyable: plan.applyable,
     host: { hostname: host.hostname ?? null, kernel: host.kernelRelease ?? null },
     changes,
+    mdevs: (plan.mdevs ?? []).map(mdev),
     steps: plan.steps.map(step),
     warnings: plan.warnings.map(notice),
     blocked: plan.blocked.map((b) => ({ ...notice(b), code: b.code, fix: b.fix ?? null })),
-    summary: { devices: changes.length, steps: plan.steps.length, by_reason },
+    summary: { devices: changes.length, mdevs: plan.mdevs?.length ?? 0, steps: plan.steps.length, by_reason },
+  };
+}
+
+function mdev(m: MdevChange): DocMdev {
+  return {
+    uuid: m.uuid,
+    action: m.before && m.after ? 'recreate' : m.after ? 'create' : 'remove',
+    reason: m.reason,
+    before: m.before,
+    after: m.after && { parent: m.after.parent, type: m.after.type, attrs: m.after.attrs.map((a) => ({ name: a.name, value: a.value })) },
+    spec: m.spec ?? null,
+    forced: m.forced,
   };
 }
 
@@ -139,10 +178,14 @@ function notice(n: Notice): DocNotice {
 
 function step(s: Step): DocStep {
   if (s.kind === 'load-module') return { kind: s.kind, module: s.module, driver: s.driver, bus: s.bus, group: s.group };
+  if (s.kind === 'create-mdev' || s.kind === 'remove-mdev') return { kind: s.kind, uuid: s.uuid, parent: s.parent, type: s.type, group: s.group };
+  if (s.kind === 'set-mdev-attr') return { kind: s.kind, uuid: s.uuid, attr: s.attr, value: s.value, group: s.group };
   const base = { ...where(s.device), group: s.group };
   switch (s.kind) {
-    case 'set-numvfs':
+    case 'set-autoprobe':
       return { kind: s.kind, ...base, from: s.from, to: s.to };
+    case 'set-numvfs':
+      return { kind: s.kind, ...base, from: s.from, to: s.to, vfs: s.vfs ? s.vfs.map((k) => where(k).address) : null };
     case 'set-override':
       return { kind: s.kind, ...base, from: s.from, to: s.to };
     case 'unbind':

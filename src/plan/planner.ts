@@ -1,61 +1,24 @@
 // The planner: (Host, Desired, options) -> Plan. No I/O, no clock, no randomness: the same inputs
 // give the same plan whatever order the devices arrive in, so a plan can be reviewed, saved and
 // compared. Steps follow design.md "Plan": module loads first, then each IOMMU group in numeric
-// order with its set-numvfs -> set-override -> unbind -> probe -> verify.
+// order with its set-numvfs -> set-override -> unbind -> probe -> verify (a VF count change brings
+// the new VFs' steps along, sriov.ts), then mediated devices (mdevs.ts).
 
 import { fingerprint } from '../domain/fingerprint.js';
 import { isVfioDriver, moduleNameOf } from '../domain/names.js';
-import type {
-  Blocked,
-  Change,
-  ChangeReason,
-  Desired,
-  Device,
-  DeviceKey,
-  GroupPolicy,
-  Host,
-  Notice,
-  Plan,
-  PlanOptions,
-  Rule,
-  Step,
-  Target,
-} from '../domain/types.js';
-import { ruleLabel, targetText } from '../desire/resolve.js';
+import type { Change, Desired, Device, DeviceKey, GroupPolicy, Host, Plan, PlanOptions, Step } from '../domain/types.js';
+import { ruleLabel } from '../desire/resolve.js';
+import { block, mustGet, planDevice, reasonFor, ruleRef, sorted, warn, type Ctx, type Planned, type Want } from './context.js';
 import { compareGroups, compareKeys, groupMembers, siblingVfioDriver, usesDmaOwnership, whyBlocks } from './groups.js';
 import { inUseGuards, type GuardSubject } from './guards.js';
-import { transition, type Transition } from './transition.js';
+import { planMdevs } from './mdevs.js';
+import { applyVfCounts, planDefaultVfs, vfCounts, vfCountSteps, type VfCount } from './sriov.js';
+import { transition } from './transition.js';
 
 export type PlannerOptions = PlanOptions & {
   /** Overrides the state file's `options.iommuGroups` (strict by default). */
   iommuGroups?: GroupPolicy;
 };
-
-/** A device some rule (or prune) wants somewhere; `rule` is absent for prune. */
-interface Want {
-  device: Device;
-  target: Target;
-  rule?: Rule;
-}
-
-/** A device in the plan; `tr` is null for a PF whose only change is its VF count. */
-interface Planned {
-  device: Device;
-  change: Change;
-  tr: Transition | null;
-  /** The rule behind it (absent for prune), for its `force`. */
-  rule?: Rule;
-}
-
-interface Ctx {
-  host: Host;
-  byKey: Map<DeviceKey, Device>;
-  managed: Set<DeviceKey>;
-  applied: Record<DeviceKey, Target>;
-  modern: boolean;
-  warnings: Notice[];
-  blocked: Blocked[];
-}
 
 export function plan(host: Host, desired: Desired, opts: PlannerOptions = {}): Plan {
   const ctx: Ctx = {
@@ -68,17 +31,21 @@ export function plan(host: Host, desired: Desired, opts: PlannerOptions = {}): P
     warnings: [...(desired.warnings ?? [])],
     blocked: [],
   };
-  const wants = collectWants(ctx, desired);
+  const counts = vfCounts(ctx, desired);
+  applyVfCounts(ctx, counts);
+  const wants = collectWants(ctx, desired, counts);
   const planned = new Map<DeviceKey, Planned>();
   for (const w of wants.values()) {
     const tr = transition(w.device, w.target);
     if (tr) planned.set(w.device.key, planDevice(w, tr, reasonFor(ctx, w)));
   }
+  planDefaultVfs(ctx, counts, planned);
   checkGroups(ctx, wants, planned, opts.iommuGroups ?? desired.state.options.iommuGroups);
   checkIommuPresent(ctx, planned);
-  const numvfs = planVfCounts(ctx, desired, wants, planned);
-  checkInUse(ctx, planned, numvfs, opts.force ?? false);
-  const steps = [...planModules(ctx, planned), ...groupSteps(planned, numvfs)];
+  const blocks = vfCountBlocks(ctx, counts, planned);
+  checkInUse(ctx, planned, counts, opts.force ?? false);
+  const mdevs = planMdevs(ctx, desired, planned, opts.force ?? false);
+  const steps = [...planModules(ctx, planned), ...groupSteps(planned, blocks), ...mdevs.steps];
   return {
     // Hosts arrive sorted by key from observe; sorting again keeps the plan order-independent.
     fingerprint: fingerprint({ ...host, devices: [...host.devices].sort((a, b) => compareKeys(a.key, b.key)) }),
@@ -87,14 +54,20 @@ export function plan(host: Host, desired: Desired, opts: PlannerOptions = {}): P
     warnings: ctx.warnings,
     blocked: ctx.blocked,
     applyable: ctx.blocked.length === 0,
+    ...(mdevs.changes.length > 0 ? { mdevs: mdevs.changes } : {}),
   };
 }
 
 // ### 1: What is wanted: rule bindings, the VFs of `vfs:` rules, and prune of what no rule covers.
-function collectWants(ctx: Ctx, desired: Desired): Map<DeviceKey, Want> {
+// Against the devices as they will be (ctx.byKey): VFs a count change destroys want nothing.
+function collectWants(ctx: Ctx, desired: Desired, counts: VfCount[]): Map<DeviceKey, Want> {
   const wants = new Map<DeviceKey, Want>();
   const covered = new Set<DeviceKey>();
+  const dying = new Set(counts.flatMap((c) => c.dying.map((d) => d.key)));
+  const predicted = new Set((desired.created ?? []).map((d) => d.key));
   for (const b of [...desired.bindings].sort((x, y) => compareKeys(x.device, y.device))) {
+    // A VF that dies with its PF's old count, or one predicted for a count this plan does not set.
+    if (!ctx.byKey.has(b.device) && (dying.has(b.device) || predicted.has(b.device))) continue;
     const device = mustGet(ctx, b.device);
     covered.add(b.device);
     if (device.isBridge) {
@@ -106,18 +79,13 @@ function collectWants(ctx: Ctx, desired: Desired): Map<DeviceKey, Want> {
   for (const v of [...desired.vfs].sort((x, y) => compareKeys(x.pf, y.pf))) {
     const pf = mustGet(ctx, v.pf);
     // `vfs:` without a driver leaves the VFs to other rules (and managed ones to prune).
-    if (!pf.sriov || v.target.kind === 'default') continue; // planVfCounts reports a missing sriov
-    for (const vf of pf.virtfns ?? []) covered.add(vf);
-    if (pf.sriov.numVfs !== v.count) {
-      // VF addresses exist only once sriov_numvfs is written, and changing a nonzero count goes
-      // through 0, which destroys the VFs there are (and their overrides). So VF bindings can only
-      // be planned against VFs that exist and survive; new VFs are bound by the next apply.
-      if (v.count > 0) {
-        warn(ctx, `${pf.name} gets ${v.count} VFs in this apply; binding them to ${targetText(v.target)} needs a second apply, once they exist`, pf, v.rule);
-      }
-      continue;
-    }
-    for (const vf of pf.virtfns ?? []) {
+    if (!pf.sriov || v.target.kind === 'default') continue; // vfCounts reports a missing sriov
+    // The VFs there will be: the ones a count change creates (known in advance), or the ones there
+    // are when the count stays. A count change whose VFs cannot be predicted binds them next time.
+    const count = counts.find((c) => c.pf.key === pf.key);
+    const vfs = count ? count.created.map((d) => d.key) : pf.sriov.numVfs === v.count ? (pf.virtfns ?? []) : [];
+    for (const vf of vfs) {
+      covered.add(vf);
       if (!wants.has(vf)) wants.set(vf, { device: mustGet(ctx, vf), target: v.target, rule: v.rule });
     }
   }
@@ -128,30 +96,6 @@ function collectWants(ctx: Ctx, desired: Desired): Map<DeviceKey, Want> {
     wants.set(key, { device, target: { kind: 'default' } });
   }
   return new Map([...wants].sort(([a], [b]) => compareKeys(a, b)));
-}
-
-/** Drift: the host moved away from what the last apply set. Spec: the file asks for something new. */
-function reasonFor(ctx: Ctx, w: Want): ChangeReason {
-  if (!w.rule) return 'prune';
-  if (!ctx.managed.has(w.device.key)) return 'spec';
-  const last = ctx.applied[w.device.key];
-  return last !== undefined && targetText(last) !== targetText(w.target) ? 'spec' : 'drift';
-}
-
-function planDevice(w: Want, tr: Transition | null, reason: ChangeReason): Planned {
-  const { device } = w;
-  const change: Change = {
-    device: device.key,
-    before: { driver: device.driver, override: device.override },
-    after: tr ? tr.after : { driver: device.driver, override: device.override },
-    target: w.target,
-    reason,
-    group: device.iommuGroup,
-    // Set by checkInUse when force overrides an in-use guard.
-    forced: false,
-  };
-  if (w.rule) change.rule = ruleRef(w.rule);
-  return w.rule ? { device, change, tr, rule: w.rule } : { device, change, tr };
 }
 
 // ### 2: IOMMU groups. VFIO can only claim a group whose other members leave DMA to user space.
@@ -221,10 +165,15 @@ function checkGroups(ctx: Ctx, wants: Map<DeviceKey, Want>, planned: Map<DeviceK
 function checkIommuPresent(ctx: Ctx, planned: Map<DeviceKey, Planned>): void {
   for (const p of sorted(planned)) {
     const driver = p.change.after.driver ?? null;
-    if (p.device.iommuGroup !== null || !isVfioDriver(driver)) continue;
+    // A VF this plan creates gets an IOMMU group when its PF has one.
+    const pf = p.device.predicted ? ctx.byKey.get(p.device.physfn!) : undefined;
+    const group = pf ? pf.iommuGroup : p.device.iommuGroup;
+    if (group !== null || !isVfioDriver(driver)) continue;
     block(ctx, {
       code: 'no-iommu-group',
-      message: `${p.device.name} has no IOMMU group, so ${driver} refuses to bind it (its probe fails with EINVAL)`,
+      message: pf
+        ? `${p.device.name}, a VF this plan creates on ${pf.name}, will have no IOMMU group (${pf.name} has none), so ${driver} refuses to bind it (its probe fails with EINVAL)`
+        : `${p.device.name} has no IOMMU group, so ${driver} refuses to bind it (its probe fails with EINVAL)`,
       device: p.device.key,
       rule: p.change.rule,
       fix: 'turn the IOMMU on: VT-d or AMD-Vi in the firmware, and intel_iommu=on on the kernel command line (amd_iommu is on by default); without an IOMMU only vfio.enable_unsafe_noiommu_mode=1 binds it, with no DMA isolation',
@@ -232,51 +181,29 @@ function checkIommuPresent(ctx: Ctx, planned: Map<DeviceKey, Planned>): void {
   }
 }
 
-// ### 3: SR-IOV VF counts. Steps per PF, placed in the PF's group before any rebinding there.
-function planVfCounts(ctx: Ctx, desired: Desired, wants: Map<DeviceKey, Want>, planned: Map<DeviceKey, Planned>): Map<DeviceKey, Step[]> {
+// ### 3: SR-IOV VF counts (sriov.ts): each PF's block of steps, placed in the PF's group before any
+// rebinding there. A PF whose only change is its VF count joins the plan with no binding change.
+function vfCountBlocks(ctx: Ctx, counts: VfCount[], planned: Map<DeviceKey, Planned>): Map<DeviceKey, Step[]> {
   const out = new Map<DeviceKey, Step[]>();
-  for (const v of [...desired.vfs].sort((x, y) => compareKeys(x.pf, y.pf))) {
-    const pf = mustGet(ctx, v.pf);
-    const rule = ruleRef(v.rule);
-    if (!pf.sriov) {
-      block(ctx, { code: 'no-sriov', message: `${pf.name} is not an SR-IOV physical function (it has no sriov_totalvfs)`, device: pf.key, rule, fix: `remove vfs: from ${ruleLabel(v.rule)}, or match the PF itself` });
-      continue;
-    }
-    const { numVfs, totalVfs } = pf.sriov;
-    if (v.count > totalVfs) {
-      block(ctx, { code: 'vfs-range', message: `${pf.name} supports at most ${totalVfs} VFs; ${ruleLabel(v.rule)} asks for ${v.count}`, device: pf.key, rule, fix: `set vfs.count to ${totalVfs} or less` });
-      continue;
-    }
-    if (numVfs === v.count) continue;
-    const p = planned.get(pf.key);
-    if (p?.tr && (p.tr.probe || p.tr.unbind !== null)) {
-      // Unbinding a PF destroys its VFs, and the new driver decides whether it can create any.
-      warn(ctx, `${pf.name} changes driver in this apply; run apply again to set its VF count to ${v.count}`, pf, v.rule);
-      continue;
-    }
-    if (pf.driver === null) {
-      block(ctx, { code: 'no-pf-driver', message: `${pf.name} has no driver, and only a PF driver creates VFs (sriov_numvfs gives ENOENT)`, device: pf.key, rule, fix: `bind ${pf.name} to its PF driver first (driver: <name> or default in ${ruleLabel(v.rule)})` });
-      continue;
-    }
-    const step = (from: number, to: number): Step => ({ kind: 'set-numvfs', device: pf.key, from, to, group: pf.iommuGroup });
-    // The kernel refuses to change one nonzero VF count into another (EBUSY): go through 0.
-    out.set(pf.key, numVfs !== 0 && v.count !== 0 ? [step(numVfs, 0), step(0, v.count)] : [step(numVfs, v.count)]);
-    if (!p) {
-      const w: Want = { device: pf, target: wants.get(pf.key)?.target ?? { kind: 'driver', driver: pf.driver }, rule: v.rule };
-      planned.set(pf.key, planDevice(w, null, reasonFor(ctx, w)));
+  for (const c of counts) {
+    out.set(c.pf.key, vfCountSteps(c, planned));
+    if (!planned.has(c.pf.key)) {
+      const w: Want = { device: c.pf, target: { kind: 'driver', driver: c.pf.driver! }, rule: c.rule };
+      planned.set(c.pf.key, planDevice(w, null, reasonFor(ctx, w)));
     }
   }
   return out;
 }
 
 // ### 4: In-use guards: no unbind (or VF teardown) pulls a device out from under its users unless forced.
-function checkInUse(ctx: Ctx, planned: Map<DeviceKey, Planned>, numvfs: Map<DeviceKey, Step[]>, force: boolean): void {
+function checkInUse(ctx: Ctx, planned: Map<DeviceKey, Planned>, counts: VfCount[], force: boolean): void {
   const subjects = sorted(planned).map((p): GuardSubject => {
     const unbinds = p.tr?.unbind ?? null;
-    const vfs = p.device.virtfns ?? [];
+    const count = counts.find((c) => c.pf.key === p.device.key);
+    const vfs = count ? count.dying.map((d) => d.key) : (p.device.virtfns ?? []);
     // A PF that leaves its driver takes its VFs along; the kernel changes a VF count only from or
-    // to 0, so any set-numvfs on a PF with VFs removes all of them first.
-    const resets = (numvfs.get(p.device.key) ?? []).some((s) => s.kind === 'set-numvfs' && s.to === 0);
+    // to 0, so any count change on a PF with VFs removes all of them first.
+    const resets = count !== undefined && count.from > 0;
     const how = unbinds !== null ? `the plan unbinds ${p.device.name} from ${unbinds}` : resets ? `the plan sets sriov_numvfs of ${p.device.name} to 0` : null;
     const destroysVfs = how !== null && vfs.length > 0 ? { vfs, how } : null;
     return { device: p.device, change: p.change, unbinds, destroysVfs, ...(p.rule && { rule: p.rule }) };
@@ -331,10 +258,11 @@ function planModules(ctx: Ctx, planned: Map<DeviceKey, Planned>): Step[] {
 
 // ### 6: Per group, in numeric order: VF counts, overrides, unbinds, probes, verifies. Writing
 // every override before any unbind closes the window in which a module load or udev grabs the
-// freshly unbound device.
+// freshly unbound device. New VFs have their steps in their PF's block.
 function groupSteps(planned: Map<DeviceKey, Planned>, numvfs: Map<DeviceKey, Step[]>): Step[] {
   const byGroup = new Map<string | null, Planned[]>();
   for (const p of sorted(planned)) {
+    if (p.device.predicted) continue;
     const list = byGroup.get(p.change.group) ?? [];
     list.push(p);
     byGroup.set(p.change.group, list);
@@ -361,30 +289,6 @@ function groupSteps(planned: Map<DeviceKey, Planned>, numvfs: Map<DeviceKey, Ste
 
 // ---------------------------------------------------------------------------------------------
 
-function sorted(planned: Map<DeviceKey, Planned>): Planned[] {
-  return [...planned.values()].sort((a, b) => compareKeys(a.device.key, b.device.key));
-}
-
-function mustGet(ctx: Ctx, key: DeviceKey): Device {
-  const device = ctx.byKey.get(key);
-  // resolve() builds Desired from this host, so a missing device is a bug, not a user error.
-  if (!device) throw new Error(`desired state names ${key}, which the host does not have`);
-  return device;
-}
-
-function ruleRef(rule: Rule): NonNullable<Change['rule']> {
-  return rule.name === undefined ? { index: rule.index, line: rule.pos.line } : { index: rule.index, name: rule.name, line: rule.pos.line };
-}
-
 function afterText(driver: string | null | undefined): string {
   return driver === undefined ? 'driver chosen by the kernel' : driver === null ? 'unbound' : driver;
-}
-
-function warn(ctx: Ctx, message: string, device: Device, rule?: Rule): void {
-  ctx.warnings.push({ message, device: device.key, ...(rule && { rule: ruleRef(rule) }) });
-}
-
-/** Keeps absent fields absent (not `undefined`), so plans compare and serialise cleanly. */
-function block(ctx: Ctx, { rule, ...rest }: Blocked): void {
-  ctx.blocked.push(rule ? { ...rest, rule } : rest);
 }

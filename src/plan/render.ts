@@ -3,7 +3,7 @@
 // device, the ordered writes, what needs attention, and one summary line.
 
 import { palette, type Palette } from '../cli/color.js';
-import type { DocBinding, DocChange, DocRule, DocStep, PlanDocument } from './document.js';
+import type { DocBinding, DocChange, DocMdev, DocRule, DocStep, PlanDocument } from './document.js';
 
 export interface RenderOptions {
   color: boolean;
@@ -14,7 +14,12 @@ export interface RenderOptions {
 export function renderPlan(doc: PlanDocument, opts: RenderOptions): string {
   const p = palette(opts.color);
   const out: string[] = [];
-  for (const c of doc.changes) out.push(header(c, p, opts.names), ...bindingDiff(c, p), '');
+  for (const c of doc.changes) {
+    out.push(header(c, p, opts.names), ...bindingDiff(c, p));
+    if (c.driver_choice) out.push(`      driver: vfio chooses ${c.driver_choice}`);
+    out.push('');
+  }
+  for (const m of doc.mdevs) out.push(...mdevLines(m, p), '');
   if (doc.steps.length > 0) {
     const width = String(doc.steps.length).length;
     out.push('Steps:', ...doc.steps.map((s, i) => `  ${String(i + 1).padStart(width)}. ${stepText(s)}`), '');
@@ -37,7 +42,7 @@ export function renderPlan(doc: PlanDocument, opts: RenderOptions): string {
 function header(c: DocChange, p: Palette, names: RenderOptions['names']): string {
   const ids = c.vendor && c.device ? `${c.vendor}:${c.device}` : '';
   const label = c.vendor ? [names?.(c.vendor), c.device ? names?.(c.vendor, c.device) : undefined].filter(Boolean).join(' ') : '';
-  const group = c.group === null ? 'no IOMMU group' : `group ${c.group}`;
+  const group = c.created ? `new VF ${c.created.index} of ${c.created.pf}` : c.group === null ? 'no IOMMU group' : `group ${c.group}`;
   const why = [c.reason, c.rule && ruleText(c.rule), c.forced && 'forced'].filter(Boolean).join(', ');
   const what = [ids, label].filter(Boolean).join(' ');
   return `${p.yellow('~')} ${p.bold(c.address)}  ${what ? `${what}  ` : ''}${group}  (${why})`;
@@ -73,12 +78,30 @@ function bindingDiff(c: DocChange, p: Palette): string[] {
   return out;
 }
 
+/** `+ mdev <uuid>` for a creation, `-` for a removal, `~` for one moved to another parent or type. */
+function mdevLines(m: DocMdev, p: Palette): string[] {
+  const why = [m.reason, m.spec && `mdevs[${m.spec.index}] line ${m.spec.line}`, m.forced && 'forced'].filter(Boolean).join(', ');
+  const place = (x: { parent: string; type: string }) => `${x.type} on ${x.parent}`;
+  if (!m.after) return [`${p.red('-')} mdev ${p.bold(m.uuid)}  ${place(m.before!)}  (${why})`];
+  const mark = m.before ? p.yellow('~') : p.green('+');
+  const was = m.before ? `, was ${place(m.before)}` : '';
+  return [`${mark} mdev ${p.bold(m.uuid)}  ${place(m.after)}${was}  (${why})`, ...m.after.attrs.map((a) => `      attr ${a.name} = ${a.value}`)];
+}
+
 function stepText(s: DocStep): string {
   switch (s.kind) {
     case 'load-module':
       return `load-module ${s.module}`;
+    case 'set-autoprobe':
+      return `set-autoprobe ${s.address} ${s.from ? 1 : 0} -> ${s.to ? 1 : 0}`;
     case 'set-numvfs':
-      return `set-numvfs ${s.address} ${s.from} -> ${s.to}`;
+      return `set-numvfs ${s.address} ${s.from} -> ${s.to}${s.vfs ? ` (creates ${s.vfs.join(', ')})` : ''}`;
+    case 'remove-mdev':
+      return `remove-mdev ${s.uuid} (${s.type} on ${s.parent})`;
+    case 'create-mdev':
+      return `create-mdev ${s.uuid} (${s.type} on ${s.parent})`;
+    case 'set-mdev-attr':
+      return `set-mdev-attr ${s.uuid} ${s.attr} = ${s.value}`;
     case 'set-override':
       return `set-override ${s.address} -> ${s.to ?? '(clear)'}`;
     case 'unbind':
@@ -98,8 +121,9 @@ const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' 
 
 function summary(doc: PlanDocument, p: Palette): string {
   const blocked = doc.blocked.length > 0 ? ' ' + p.red(`Blocked: ${plural(doc.blocked.length, 'problem')}.`) : '';
-  if (doc.changes.length === 0) {
+  if (doc.changes.length === 0 && doc.mdevs.length === 0) {
     return blocked ? `No changes planned.${blocked}` : 'No changes. The host matches the state file.';
   }
-  return `Plan: ${plural(doc.summary.devices, 'device')} to change, ${plural(doc.summary.steps, 'step')}.${blocked}`;
+  const what = [doc.summary.devices > 0 && plural(doc.summary.devices, 'device'), doc.summary.mdevs > 0 && plural(doc.summary.mdevs, 'mdev')].filter(Boolean).join(' and ');
+  return `Plan: ${what} to change, ${plural(doc.summary.steps, 'step')}.${blocked}`;
 }
