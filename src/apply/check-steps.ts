@@ -3,7 +3,7 @@
 // known kind whose every name and value follows the kernel's grammar, or nothing is written.
 
 import { VrError } from '../domain/errors.js';
-import { isDeviceName, isDriverName, isModuleName, splitKey } from '../domain/names.js';
+import { isDeviceName, isDriverName, isMdevAttr, isMdevType, isMdevUuid, isModuleName, splitKey } from '../domain/names.js';
 import { BUSES, type Bus, type Step } from '../domain/types.js';
 
 const isBus = (bus: unknown): bus is Bus => typeof bus === 'string' && (BUSES as readonly string[]).includes(bus);
@@ -21,6 +21,18 @@ const driverProblem = (driver: unknown): string | null =>
 const overrideProblem = (value: unknown): string | null =>
   value === null || (typeof value === 'string' && isDriverName(value)) ? null : `invalid driver_override value ${JSON.stringify(value)}`;
 
+const mdevProblems = (step: { uuid: unknown; parent?: unknown; type?: unknown }): (string | null)[] => [
+  typeof step.uuid === 'string' && isMdevUuid(step.uuid) ? null : `invalid mdev uuid ${JSON.stringify(step.uuid)}`,
+  'parent' in step && !(typeof step.parent === 'string' && isDeviceName('platform', step.parent)) ? `invalid mdev parent ${JSON.stringify(step.parent)}` : null,
+  'type' in step && !(typeof step.type === 'string' && isMdevType(step.type)) ? `invalid mdev type ${JSON.stringify(step.type)}` : null,
+];
+
+/** One line of text without NUL, short enough for one sysfs store. */
+const valueProblem = (v: unknown): string | null =>
+  typeof v === 'string' && v.length <= 4000 && !/[\0\n]/.test(v) ? null : `invalid mdev attribute value ${JSON.stringify(v)}`;
+
+const boolProblem = (v: unknown): string | null => (typeof v === 'boolean' ? null : `invalid autoprobe value ${JSON.stringify(v)}`);
+
 const countProblem = (n: unknown): string | null =>
   Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 65535 ? null : `invalid VF count ${JSON.stringify(n)} (a whole number from 0 to 65535)`;
 
@@ -33,7 +45,14 @@ function stepProblems(step: Step): (string | null)[] {
         isBus(step.bus) ? null : `invalid bus ${JSON.stringify(step.bus)}`,
       ];
     case 'set-numvfs':
-      return [deviceProblem(step.device), countProblem(step.to)];
+      return [deviceProblem(step.device), countProblem(step.to), ...(step.vfs ?? []).map(deviceProblem)];
+    case 'set-autoprobe':
+      return [deviceProblem(step.device), boolProblem(step.to)];
+    case 'create-mdev':
+    case 'remove-mdev':
+      return mdevProblems(step);
+    case 'set-mdev-attr':
+      return [...mdevProblems(step), typeof step.attr === 'string' && isMdevAttr(step.attr) ? null : `invalid mdev attribute ${JSON.stringify(step.attr)}`, valueProblem(step.value)];
     case 'set-override':
       return [deviceProblem(step.device), overrideProblem(step.to)];
     case 'unbind':

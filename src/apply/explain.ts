@@ -8,6 +8,10 @@ import { isVfioDriver } from '../domain/names.js';
 /** One write the executor makes, with the facts a message needs. Device names are kernel names. */
 export type WriteOp =
   | { op: 'numvfs'; device: string; to: number; totalVfs?: number }
+  | { op: 'autoprobe'; device: string; to: boolean }
+  | { op: 'mdev-create'; uuid: string; parent: string; type: string; available: string | null }
+  | { op: 'mdev-remove'; uuid: string }
+  | { op: 'mdev-attr'; uuid: string; attr: string }
   | { op: 'override'; device: string; value: string | null }
   | { op: 'unbind'; device: string; driver: string }
   | { op: 'bind'; device: string; driver: string }
@@ -25,6 +29,7 @@ const STRERROR: Record<string, string> = {
   EAGAIN: 'Resource temporarily unavailable',
   ENOENT: 'No such file or directory',
   ERANGE: 'Numerical result out of range',
+  EUSERS: 'Too many users',
   EACCES: 'Permission denied',
   EPERM: 'Operation not permitted',
   EIO: 'Input/output error',
@@ -43,6 +48,24 @@ const TABLE: Table = {
       `${w.device} cannot create VFs now: it has no driver, or its driver has no SR-IOV support ` +
       `(vfio-pci needs enable_sriov=1)`,
     EINVAL: (w) => `the kernel rejected ${w.to} as a VF count for ${w.device}`,
+  },
+  autoprobe: {
+    EINVAL: (w) => `the kernel rejected ${w.to ? 1 : 0} as sriov_drivers_autoprobe of ${w.device}`,
+  },
+  'mdev-create': {
+    EINVAL: (w) => `the kernel rejected ${w.uuid} as an mdev UUID on ${w.parent} (it wants 36 characters, 8-4-4-4-12 hex)`,
+    EEXIST: (w) => `an mdev with UUID ${w.uuid} already exists (on ${w.parent} or another parent); UUIDs are host-wide`,
+    EUSERS: (w) =>
+      `no instance of mdev type ${w.type} is left on ${w.parent}` +
+      (w.available !== null ? ` (available_instances read ${w.available} before the write; types that share the parent's resources use each other's up)` : ''),
+    ENODEV: (w) => `${w.parent} is going away (its driver is unregistering it), so it creates no mdev`,
+  },
+  'mdev-remove': {
+    EAGAIN: (w) => `mdev ${w.uuid} is still being created; try again`,
+    ENODEV: (w) => `mdev ${w.uuid} is already gone`,
+  },
+  'mdev-attr': {
+    EINVAL: (w) => `the parent driver rejected the value written to ${w.attr} of mdev ${w.uuid}`,
   },
   override: {
     EINVAL: (w) => `the kernel rejected ${JSON.stringify(w.value)} as driver_override of ${w.device} (too long)`,
@@ -95,6 +118,14 @@ export function describe(w: WriteOp): string {
   switch (w.op) {
     case 'numvfs':
       return `setting sriov_numvfs of ${w.device} to ${w.to}`;
+    case 'autoprobe':
+      return `setting sriov_drivers_autoprobe of ${w.device} to ${w.to ? 1 : 0}`;
+    case 'mdev-create':
+      return `creating mdev ${w.uuid} (${w.type} on ${w.parent})`;
+    case 'mdev-remove':
+      return `removing mdev ${w.uuid}`;
+    case 'mdev-attr':
+      return `writing ${w.attr} of mdev ${w.uuid}`;
     case 'override':
       return w.value === null ? `clearing driver_override of ${w.device}` : `setting driver_override of ${w.device} to ${w.value}`;
     case 'unbind':
@@ -132,6 +163,10 @@ export function explainHang(w: WriteOp, ms: number, driver: string | null): stri
   const secs = ms >= 1000 ? `${Math.round(ms / 100) / 10} s` : `${ms} ms`;
   const head = `${describe(w)} did not return within ${secs}`;
   if (w.op === 'module') return `${head}; modprobe may still be running`;
+  if (w.op === 'mdev-create' || w.op === 'mdev-remove' || w.op === 'mdev-attr') {
+    const why = w.op === 'mdev-remove' ? `a process holds mdev ${w.uuid} through VFIO (a running VM), and the removal waits until it lets go` : 'the parent driver has not finished';
+    return `${head}: ${why}. The write cannot be cancelled: mdev ${w.uuid} is in an unknown state until it returns.`;
+  }
   const cause =
     w.op === 'unbind'
       ? `${w.driver} waits for ${w.device} to be released; usually it is held by ${likelyHolder(w.driver)}`

@@ -2,7 +2,7 @@
 // and with the kernel's refusal translated into what it means for the device.
 
 import { KernelWriteError } from '../domain/errors.js';
-import { splitKey } from '../domain/names.js';
+import { mdevUuidOf, splitKey } from '../domain/names.js';
 import type { BindingState, DeviceKey } from '../domain/types.js';
 import { layout, linkName } from '../sysfs/layout.js';
 import type { ModulePort, SysfsPort } from '../sysfs/port.js';
@@ -47,6 +47,8 @@ async function bounded(work: () => Promise<void>, ms: number): Promise<void> {
 }
 
 export function deviceExists(sysfs: SysfsPort, key: DeviceKey): boolean {
+  const uuid = mdevUuidOf(key);
+  if (uuid !== null) return sysfs.list(layout.mdevDevices).includes(uuid);
   const { bus, name } = splitKey(key);
   return sysfs.list(layout.busDevices(bus)).includes(name);
 }

@@ -1,9 +1,9 @@
 // The device operations that apply and rollback share: one write each, then a read-back, because
 // a write the kernel accepted proves little (drivers_probe succeeds when nothing bound).
 
-import { splitKey } from '../domain/names.js';
+import { deviceKey, splitKey } from '../domain/names.js';
 import type { DeviceKey } from '../domain/types.js';
-import { layout } from '../sysfs/layout.js';
+import { layout, linkName } from '../sysfs/layout.js';
 import { explainSilentProbe, explainVanished, showOverride } from './explain.js';
 import { ApplyError, deviceExists, readBinding, readDriver, readNumVfs, type Io } from './io.js';
 
@@ -66,11 +66,33 @@ export async function bind(io: Io, key: DeviceKey, driver: string): Promise<void
   }
 }
 
-export async function setNumVfs(io: Io, key: DeviceKey, count: number): Promise<void> {
+/**
+ * `expect`: the VFs the plan predicted (desire/future-vfs.ts), in index order. The kernel must have
+ * put them there: later steps of the plan bind devices at those addresses.
+ */
+export async function setNumVfs(io: Io, key: DeviceKey, count: number, expect?: DeviceKey[]): Promise<void> {
   const { bus, name } = splitKey(key);
   const total = io.sysfs.read(layout.attr(bus, name, 'sriov_totalvfs'));
   const w = { op: 'numvfs' as const, device: name, to: count, ...(total !== null ? { totalVfs: Number(total) } : {}) };
   await io.write(layout.attr(bus, name, 'sriov_numvfs'), String(count), w, key);
   const now = readNumVfs(io.sysfs, key);
   if (now !== count) throw readBackFailure(io, key, `setting sriov_numvfs`, `${name} has ${now} VFs after writing ${count}`);
+  if (!expect) return;
+  const got = expect.map((_, i) => linkName(io.sysfs.readLink(layout.attr(bus, name, `virtfn${i}`))));
+  const wrong = expect.filter((vf, i) => got[i] === null || deviceKey(bus, got[i]!) !== vf);
+  if (wrong.length > 0) {
+    throw new ApplyError(
+      `${name} created its VFs at ${got.map((g) => g ?? '(none)').join(', ')}, not at the predicted ${expect.map((k) => splitKey(k).name).join(', ')} ` +
+        `(from sriov_offset and sriov_stride); nothing was bound to them`,
+      { device: key },
+    );
+  }
+}
+
+export async function setAutoprobe(io: Io, key: DeviceKey, on: boolean): Promise<void> {
+  const { bus, name } = splitKey(key);
+  const path = layout.attr(bus, name, 'sriov_drivers_autoprobe');
+  await io.write(path, on ? '1' : '0', { op: 'autoprobe', device: name, to: on }, key);
+  const now = io.sysfs.read(path);
+  if (now !== (on ? '1' : '0')) throw readBackFailure(io, key, 'setting sriov_drivers_autoprobe', `sriov_drivers_autoprobe of ${name} reads ${now} after writing ${on ? 1 : 0}`);
 }

@@ -7,21 +7,24 @@
 // which lose their overrides. Restoring a recorded state (override, then driver, then VF count,
 // each read back) is correct whatever subset of the steps ran, and whatever a failure left half done.
 
-import { deviceKey, splitKey } from '../domain/names.js';
+import { deviceKey, mdevUuidOf, splitKey } from '../domain/names.js';
 import type { BindingState, DeviceKey } from '../domain/types.js';
 import { layout, linkName } from '../sysfs/layout.js';
 import type { SysfsPort } from '../sysfs/port.js';
 import { describe, explainVanished } from './explain.js';
 import { ApplyError, deviceExists, readBinding, readDriver, readNumVfs, type Io } from './io.js';
-import { bind, probe, setNumVfs, setOverride, unbind } from './ops.js';
+import { mdevPlacement, restoreMdev } from './mdev-ops.js';
+import { bind, probe, setAutoprobe, setNumVfs, setOverride, unbind } from './ops.js';
 import { describeBinding, type ApplyHooks, type RollbackReport } from './result.js';
 
 /** A device the apply wrote to, with its state from just before the first write. */
 export interface Touched {
   key: DeviceKey;
   pre: BindingState;
-  /** A PF's `sriov_numvfs` then, and its VFs' bindings then. */
-  sriov?: { numVfs: number; vfs: Map<DeviceKey, BindingState> };
+  /** A PF's `sriov_numvfs` and `sriov_drivers_autoprobe` then, and its VFs' bindings then. */
+  sriov?: { numVfs: number; vfs: Map<DeviceKey, BindingState>; autoprobe?: boolean };
+  /** For an mdev (`mdev/<uuid>`): where it was then, or null when it did not exist. */
+  mdev?: { parent: string; type: string } | null;
   /** A VF's PF. */
   physfn?: DeviceKey;
   /**
@@ -39,6 +42,8 @@ export interface Touched {
 }
 
 export function capture(sysfs: SysfsPort, key: DeviceKey): Touched {
+  const uuid = mdevUuidOf(key);
+  if (uuid !== null) return { key, pre: { driver: null, override: null }, hung: false, override: null, mdev: mdevPlacement(sysfs, uuid) };
   const { bus, name } = splitKey(key);
   const pre = readBinding(sysfs, key);
   const touched: Touched = { key, pre, hung: false, override: pre.override };
@@ -51,7 +56,8 @@ export function capture(sysfs: SysfsPort, key: DeviceKey): Touched {
       const vf = linkName(sysfs.readLink(layout.attr(bus, name, `virtfn${i}`)));
       if (vf !== null) vfs.set(deviceKey(bus, vf), readBinding(sysfs, deviceKey(bus, vf)));
     }
-    touched.sriov = { numVfs, vfs };
+    const autoprobe = sysfs.read(layout.attr(bus, name, 'sriov_drivers_autoprobe'));
+    touched.sriov = { numVfs, vfs, ...(autoprobe !== null ? { autoprobe: autoprobe !== '0' } : {}) };
   }
   return touched;
 }
@@ -63,7 +69,7 @@ export async function rollBack(touched: Touched[], io: Io, hooks: ApplyHooks = {
   const byKey = new Map(touched.map((t) => [t.key, t]));
 
   /** Restores one device; false when it could not be. `always`: list it as restored even if it had not moved. */
-  const restore = async (rec: Touched, pre: BindingState, always: boolean, numVfs?: number): Promise<boolean> => {
+  const restore = async (rec: Touched, pre: BindingState, always: boolean, sriov?: Touched['sriov']): Promise<boolean> => {
     const fail = (message: string, state: BindingState) => {
       report.failed.push({ device: rec.key, state, wanted: pre, message });
       return false;
@@ -76,7 +82,7 @@ export async function rollBack(touched: Touched[], io: Io, hooks: ApplyHooks = {
     }
     const before = readBinding(io.sysfs, rec.key);
     try {
-      await restoreBinding(rio, rec, pre, numVfs);
+      await restoreBinding(rio, rec, pre, sriov);
     } catch (err) {
       const hung = err instanceof ApplyError && err.hung;
       if (hung) rec.hung = true;
@@ -91,17 +97,24 @@ export async function rollBack(touched: Touched[], io: Io, hooks: ApplyHooks = {
   // a touched PF are restored right after that PF rather than in their own place in the order.
   const underTouchedPf = (t: Touched) => t.physfn !== undefined && byKey.get(t.physfn)?.sriov !== undefined;
   for (const rec of [...touched].reverse()) {
+    if (rec.mdev !== undefined) {
+      await restoreMdevRecord(rio, rec, report);
+      continue;
+    }
     if (underTouchedPf(rec)) continue;
     if (!rec.sriov) {
       await restore(rec, rec.pre, rec.bystander !== true);
       continue;
     }
     const { numVfs, vfs: preVfs } = rec.sriov;
-    const pfOk = await restore(rec, rec.pre, true, numVfs);
+    const pfOk = await restore(rec, rec.pre, true, rec.sriov);
     const vfs = new Set([...preVfs.keys(), ...touched.filter((t) => t.physfn === rec.key).map((t) => t.key)]);
     for (const vf of vfs) {
       const own = byKey.get(vf);
-      const pre = preVfs.get(vf) ?? own!.pre;
+      // A VF written to before its PF (unbound before its count changed) was captured first, so its
+      // own record holds the state from before the apply; otherwise the PF's capture does.
+      const ownFirst = own !== undefined && touched.indexOf(own) < touched.indexOf(rec);
+      const pre = ownFirst ? own.pre : (preVfs.get(vf) ?? own!.pre);
       if (!deviceExists(io.sysfs, vf)) {
         // A VF the apply created is gone once its PF is back to its old count: its restored state.
         if (!preVfs.has(vf)) continue;
@@ -122,8 +135,9 @@ export async function rollBack(touched: Touched[], io: Io, hooks: ApplyHooks = {
  * current driver; then bring the old one back. A PF's VF count is lowered before the rebind (by
  * the driver that created the VFs) and raised after it (by the restored driver).
  */
-async function restoreBinding(io: Io, rec: Touched, pre: BindingState, numVfs?: number): Promise<void> {
+async function restoreBinding(io: Io, rec: Touched, pre: BindingState, sriov?: Touched['sriov']): Promise<void> {
   const key = rec.key;
+  const numVfs = sriov?.numVfs;
   const now = readBinding(io.sysfs, key);
   const rebind = pre.driver !== null && now.driver !== pre.driver;
   // A saved override that names another driver than the saved one (set after binding, never
@@ -141,6 +155,8 @@ async function restoreBinding(io: Io, rec: Touched, pre: BindingState, numVfs?: 
     if (steer === pre.driver) await probe(io, key, pre.driver!);
     else await bind(io, key, pre.driver!);
   }
+  // VFs come back as they were created before: with the autoprobe setting of then.
+  if (sriov?.autoprobe !== undefined) await restoreAutoprobe(io, key, sriov.autoprobe);
   if (numVfs !== undefined) await raiseNumVfs(io, key, numVfs);
   if (steer !== pre.override) await override(pre.override);
   const after = readBinding(io.sysfs, key);
@@ -153,6 +169,27 @@ async function restoreBinding(io: Io, rec: Touched, pre: BindingState, numVfs?: 
 async function lowerNumVfs(io: Io, key: DeviceKey, want: number): Promise<void> {
   const now = readNumVfs(io.sysfs, key);
   if (now !== undefined && now !== want && now !== 0) await setNumVfs(io, key, 0);
+}
+
+async function restoreAutoprobe(io: Io, key: DeviceKey, on: boolean): Promise<void> {
+  const { bus, name } = splitKey(key);
+  const now = io.sysfs.read(layout.attr(bus, name, 'sriov_drivers_autoprobe'));
+  if (now !== null && (now !== '0') !== on) await setAutoprobe(io, key, on);
+}
+
+/** An mdev back where it was (mdev-ops.ts restoreMdev), reported like a device. */
+async function restoreMdevRecord(io: Io, rec: Touched, report: RollbackReport): Promise<void> {
+  const none = { driver: null, override: null };
+  if (rec.hung) {
+    report.failed.push({ device: rec.key, state: none, wanted: none, message: 'a write to it never returned; its state is unknown' });
+    return;
+  }
+  try {
+    if (await restoreMdev(io, mdevUuidOf(rec.key)!, rec.mdev!)) report.restored.push(rec.key);
+  } catch (err) {
+    if (err instanceof ApplyError && err.hung) rec.hung = true;
+    report.failed.push({ device: rec.key, state: none, wanted: none, message: (err as Error).message });
+  }
 }
 
 async function raiseNumVfs(io: Io, key: DeviceKey, want: number): Promise<void> {

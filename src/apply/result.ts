@@ -58,6 +58,14 @@ export function describeStep(step: Step): string {
       return `load module ${step.module} (driver ${step.driver})`;
     case 'set-numvfs':
       return `set sriov_numvfs of ${step.device} ${step.from} -> ${step.to}`;
+    case 'set-autoprobe':
+      return `set sriov_drivers_autoprobe of ${step.device} ${step.from ? 1 : 0} -> ${step.to ? 1 : 0}`;
+    case 'create-mdev':
+      return `create mdev ${step.uuid} (${step.type} on ${step.parent})`;
+    case 'remove-mdev':
+      return `remove mdev ${step.uuid} (${step.type} on ${step.parent})`;
+    case 'set-mdev-attr':
+      return `set ${step.attr} of mdev ${step.uuid}`;
     case 'set-override':
       return `set driver_override of ${step.device} ${showOverride(step.from)} -> ${showOverride(step.to)}`;
     case 'unbind':

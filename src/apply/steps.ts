@@ -1,11 +1,12 @@
 // One plan step: its write (at most one) and the read-back that proves it took effect.
 
-import { deviceKey, splitKey } from '../domain/names.js';
+import { deviceKey, mdevKey, splitKey } from '../domain/names.js';
 import type { DeviceKey, Step } from '../domain/types.js';
 import { layout } from '../sysfs/layout.js';
 import { explainVanished, showOverride } from './explain.js';
 import { ApplyError, deviceExists, readBinding, type Io } from './io.js';
-import { bind, probe, setNumVfs, setOverride, unbind } from './ops.js';
+import { createMdev, removeMdev, setMdevAttr } from './mdev-ops.js';
+import { bind, probe, setAutoprobe, setNumVfs, setOverride, unbind } from './ops.js';
 import { describeBinding } from './result.js';
 
 export interface StepContext {
@@ -17,13 +18,17 @@ export interface StepContext {
   expectedDriver(device: DeviceKey): string | null | undefined;
 }
 
+/** What the step writes to: a device, an mdev (`mdev/<uuid>`), or nothing in particular (a module load). */
 export function stepDevice(step: Step): DeviceKey | undefined {
-  return step.kind === 'load-module' ? undefined : step.device;
+  if (step.kind === 'load-module') return undefined;
+  if (step.kind === 'create-mdev' || step.kind === 'remove-mdev' || step.kind === 'set-mdev-attr') return mdevKey(step.uuid);
+  return step.device;
 }
 
 export async function runStep(step: Step, ctx: StepContext): Promise<void> {
   const { io } = ctx;
-  if (step.kind !== 'load-module' && step.kind !== 'verify') ctx.touch(step.device);
+  const target = stepDevice(step);
+  if (target !== undefined && step.kind !== 'verify') ctx.touch(target);
   switch (step.kind) {
     case 'load-module': {
       // Loading a driver binds unbound devices that match it (by ID, or by an override naming it)
@@ -44,7 +49,15 @@ export async function runStep(step: Step, ctx: StepContext): Promise<void> {
       return;
     }
     case 'set-numvfs':
-      return setNumVfs(io, step.device, step.to);
+      return setNumVfs(io, step.device, step.to, step.vfs);
+    case 'set-autoprobe':
+      return setAutoprobe(io, step.device, step.to);
+    case 'create-mdev':
+      return createMdev(io, step.uuid, step.parent, step.type);
+    case 'remove-mdev':
+      return removeMdev(io, step.uuid);
+    case 'set-mdev-attr':
+      return setMdevAttr(io, step.uuid, step.attr, step.value);
     case 'set-override':
       return setOverride(io, step.device, step.to);
     case 'unbind':
