@@ -1,7 +1,7 @@
 // Plans for executor tests, built the way the CLI builds them: observe the kernel model, resolve a
 // desired state, run the real planner.
 
-import type { Desired, Device, Plan, Rule, Step } from '../../src/domain/types.js';
+import type { Desired, Device, Plan, Step } from '../../src/domain/types.js';
 import type { KernelModel } from '../../src/kernel/model.js';
 import { observe } from '../../src/observe/observe.js';
 import { plan } from '../../src/plan/planner.js';
@@ -29,7 +29,7 @@ export function planTo(k: KernelModel, bindings: [string, string][]): Plan {
 }
 
 export function vfsRule(pf: string, count: number, driver: string): Desired {
-  const r: Rule = rule(0, driver);
+  const r = rule(0, driver);
   return desired([], { vfs: [{ pf: `pci/${pf}`, count, target: r.target, rule: r }] });
 }
 

@@ -76,7 +76,7 @@ s('--json on failure carries plan, result and error, and keeps exit 3', async ({
   const r = await runIn(Apply, [gpu, '--json']);
   assert.is(r.exitCode, 3);
   const doc = JSON.parse(r.stdout);
-  assert.is(doc.plan.format_version, '1.0');
+  assert.is(doc.plan.format_version, '1.1');
   assert.is(doc.result.outcome, 'rolled-back');
   assert.is(doc.error.kind, 'rolled-back');
 });

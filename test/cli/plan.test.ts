@@ -50,7 +50,7 @@ s('--json prints the plan document', () => {
   const r = plan(gpu, '--json');
   assert.is(r.exitCode, 0);
   const doc = JSON.parse(r.stdout);
-  assert.is(doc.format_version, '1.0');
+  assert.is(doc.format_version, '1.1');
   assert.ok(doc.applyable);
   assert.equal(doc.changes.map((c: { address: string }) => c.address), ['0000:01:00.0', '0000:01:00.1']);
   assert.equal(doc.changes[0].before, { driver: 'nouveau', override: null });

@@ -39,7 +39,7 @@ obs('a host as the tool sees it', async () => {
   assert.equal(host.groups['12'], ['pci/0000:00:03.0', 'pci/0000:03:01.0', 'pci/0000:03:02.0']);
   assert.ok(host.devices.find((d) => d.name === '0000:00:03.0')!.isBridge);
   const pf = host.devices.find((d) => d.name === '0000:02:00.0')!;
-  assert.equal(pf.sriov, { totalVfs: 2, numVfs: 2, driversAutoprobe: true });
+  assert.equal(pf.sriov, { totalVfs: 2, numVfs: 2, driversAutoprobe: true, offset: 1, stride: 1, vfDevice: '0010' });
   assert.equal(pf.virtfns, ['pci/0000:02:00.1', 'pci/0000:02:00.2']);
   assert.is(host.devices.find((d) => d.name === '0000:02:00.2')!.physfn, 'pci/0000:02:00.0');
   assert.equal(host.drivers.pci, ['e1000', 'e1000e', 'nvidia', 'nvme', 'pcieport', 'shpchp', 'snd_hda_intel']);

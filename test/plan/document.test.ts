@@ -74,6 +74,8 @@ s('changes carry address, ids, group, snake_case reason, before/after, rule and 
     group: '1',
     reason: 'spec',
     target: 'vfio-pci',
+    driver_choice: null,
+    created: null,
     before: { driver: 'nvidia', override: null },
     after: { driver: 'vfio-pci', override: 'vfio-pci', kernel_chooses: false },
     numvfs: null,
@@ -106,7 +108,7 @@ s('header fields: version, fingerprint, host, applyable and blocked with fix', (
   const h = gpuHost();
   const p = plan(h, rich());
   const doc = toPlanDocument(p, h);
-  assert.is(doc.format_version, '1.0');
+  assert.is(doc.format_version, '1.1');
   assert.is(doc.fingerprint, p.fingerprint);
   assert.equal(doc.host, { hostname: 'pve-1', kernel: '6.12.117-amd64' });
   // the shpchp bridge blocks group 1 on 6.12; 03:00.0 has no IOMMU group

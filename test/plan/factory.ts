@@ -48,13 +48,16 @@ export function target(text: string): Target {
   return text === 'default' || text === 'none' ? { kind: text } : { kind: 'driver', driver: text };
 }
 
-export function rule(index: number, driver: string, o: Partial<Rule> = {}): Rule {
+/** A rule whose targets are concrete (no `vfio`), so tests can put them into a Desired directly. */
+export type PlainRule = Rule & { target: Target; vfs?: { count: number; target: Target } };
+
+export function rule(index: number, driver: string, o: Partial<PlainRule> = {}): PlainRule {
   return { index, match: { address: '*' }, target: target(driver), force: false, pos: { file: 'state.yaml', line: 3 + index * 3, col: 5 }, ...o };
 }
 
 /** `[address, rule]` pairs; a string stands for a fresh anonymous rule with that driver. */
 export function desired(
-  bindings: [string, string | Rule][],
+  bindings: [string, string | PlainRule][],
   o: { iommuGroups?: GroupPolicy; vfs?: Desired['vfs'] } = {},
 ): Desired {
   const rules: Rule[] = [];
@@ -89,6 +92,13 @@ export function stepLines(steps: import('../../src/domain/types.js').Step[]): st
         return `bind ${s.device} ${s.driver}`;
       case 'verify':
         return `verify ${s.device} ${s.driver === undefined ? '*' : s.driver} ${s.override}`;
+      case 'set-autoprobe':
+        return `set-autoprobe ${s.device} ${s.to ? 1 : 0}`;
+      case 'create-mdev':
+      case 'remove-mdev':
+        return `${s.kind} ${s.uuid} ${s.type}@${s.parent}`;
+      case 'set-mdev-attr':
+        return `set-mdev-attr ${s.uuid} ${s.attr}=${s.value}`;
     }
   });
 }

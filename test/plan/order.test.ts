@@ -6,7 +6,10 @@ import { desired, host, pci, rule, stepLines } from './factory.js';
 
 const s = suite('plan: step order, prune, drift, SR-IOV, determinism');
 
-const KIND_RANK: Record<Step['kind'], number> = { 'load-module': 0, 'set-numvfs': 1, 'set-override': 2, unbind: 3, probe: 4, bind: 4, verify: 5 };
+const KIND_RANK: Record<Step['kind'], number> = {
+  'load-module': 0, 'set-autoprobe': 1, 'set-numvfs': 1, 'set-override': 2, unbind: 3, probe: 4, bind: 4, verify: 5,
+  'remove-mdev': 6, 'create-mdev': 7, 'set-mdev-attr': 7,
+};
 
 /** A host with three groups (10 sorts after 2) and a no-group device, all on host drivers. */
 function busy() {
@@ -152,9 +155,14 @@ s('VFs to create: set-numvfs in the PF group, and a warning that binding them ne
   assert.match(p.warnings[0]!.message, 'second apply');
 });
 
-s('a nonzero VF count changes through 0', () => {
+s('a nonzero VF count changes through 0, each VF unbound before it is destroyed', () => {
   const p = plan(nicHost(2, ['0000:06:00.1', '0000:06:00.2']), vfDesired(4));
-  assert.equal(stepLines(p.steps).slice(0, 2), ['set-numvfs pci/0000:06:00.0 2->0', 'set-numvfs pci/0000:06:00.0 0->4']);
+  assert.equal(stepLines(p.steps).slice(0, 4), [
+    'unbind pci/0000:06:00.1 iavf',
+    'unbind pci/0000:06:00.2 iavf',
+    'set-numvfs pci/0000:06:00.0 2->0',
+    'set-numvfs pci/0000:06:00.0 0->4',
+  ]);
   assert.not.ok(p.changes.some((c) => c.device === 'pci/0000:06:00.1'), 'VFs about to be recreated are not planned');
 });
 

@@ -125,7 +125,8 @@ s('lowering the VF count is blocked when a VF is in use: the count goes through 
 
 s('raising a nonzero VF count also goes through 0, so it is blocked the same way', () => {
   const h = withUsage(host([pf(4), ...vfs(4)]), { 'pci/0000:03:10.0': [vf3] });
-  assert.equal(stepLines(plan(h, vfsTo(6)).steps).slice(0, 2), ['set-numvfs pci/0000:03:00.0 4->0', 'set-numvfs pci/0000:03:00.0 0->6']);
+  const counts = stepLines(plan(h, vfsTo(6)).steps).filter((l) => l.startsWith('set-numvfs'));
+  assert.equal(counts, ['set-numvfs pci/0000:03:00.0 4->0', 'set-numvfs pci/0000:03:00.0 0->6']);
   assert.match(plan(h, vfsTo(6)).blocked[0]!.message, '0000:03:10.0, a VF of 0000:03:00.0, is in use');
 });
 
