@@ -86,6 +86,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return tracedEnv(env, (line) => void process.stderr.write(`${line}\n`));
   }
 
+  /** A rendered plan: in full, or with --quiet only its last line, the summary. */
+  protected logPlan(text: string): void {
+    this.log(this.verbosity === 'quiet' ? text.slice(text.lastIndexOf('\n') + 1) : text);
+  }
+
   /** Exit code for a run that finished without an error (2 = changes pending, 1 = blocked plan). */
   protected setExitCode(code: number): void {
     process.exitCode = code;

@@ -4,16 +4,13 @@
 import { execute } from '../apply/executor.js';
 import type { ApplyHooks, ApplyResult } from '../apply/result.js';
 import type { Plan } from '../domain/types.js';
-import { progressHooks } from './apply-view.js';
-import { palette } from './color.js';
 import type { ApplyJournal } from '../state/session.js';
 import type { RunEnv } from './context.js';
 
 export interface ApplyRunOptions {
   writeTimeoutMs: number;
-  /** Step-by-step lines on stderr (a terminal is watching). */
-  progress: boolean;
-  color: boolean;
+  /** Progress output (BaseCommand.progress): absent for a pipe or --quiet. */
+  progress?: ApplyHooks;
   /** The state dir's write-ahead journal (state/session.ts); absent when the run keeps no state. */
   journal?: ApplyJournal;
   /** Stops the apply as SIGINT/SIGTERM do (`watch` stopping); a string reason is recorded as the signal. */
@@ -32,10 +29,9 @@ export async function applyPlan(plan: Plan, env: RunEnv, opts: ApplyRunOptions):
   opts.signal?.addEventListener('abort', stopped);
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  const progress = opts.progress ? progressHooks((t) => process.stderr.write(t), palette(opts.color)) : undefined;
   const go = (hooks?: ApplyHooks) => execute(plan, env, { writeTimeoutMs: opts.writeTimeoutMs, signal: abort.signal, ...(hooks ? { hooks } : {}) });
   try {
-    return await (opts.journal ? opts.journal.run(plan, progress, go) : go(progress));
+    return await (opts.journal ? opts.journal.run(plan, opts.progress, go) : go(opts.progress));
   } finally {
     opts.signal?.removeEventListener('abort', stopped);
     process.off('SIGINT', stop);

@@ -58,7 +58,9 @@ failed; with --dry-run "result" is null; with --simulate there is also "simulati
     const { openApplyState } = await import('../state/session.js');
     const { planInputsFor } = await import('../snapshot/env.js');
     const { replanSaved, savedPlanAt } = await import('../snapshot/saved-plan.js');
-    const env = openEnv({ sysfsRoot: this.flags['sysfs-root'], hostname: this.flags.hostname, machineId: this.flags['machine-id'], snapshot: this.flags.snapshot, writeTimeoutMs: this.flags['write-timeout'] * 1000 });
+    const env = await this.traced(
+      openEnv({ sysfsRoot: this.flags['sysfs-root'], hostname: this.flags.hostname, machineId: this.flags['machine-id'], snapshot: this.flags.snapshot, writeTimeoutMs: this.flags['write-timeout'] * 1000 }),
+    );
     const say = (line: string): void => void process.stderr.write(`${line}\n`);
     // The lock comes before observing: the plan must be made against a host no one else is changing.
     const state = !writes
@@ -80,12 +82,12 @@ failed; with --dry-run "result" is null; with --simulate there is also "simulati
         return note;
       }
       if (this.flags['dry-run']) {
-        this.log(planText(run.doc, env, this.color));
+        this.logPlan(planText(run.doc, env, this.color));
         this.setExitCode(planExitCode(run.doc, false));
         return { plan: run.doc, result: null };
       }
       // A blocked plan is refused by execute, whose message lists what blocks it.
-      if (run.plan.applyable) this.log(planText(run.doc, env, this.color));
+      if (run.plan.applyable && this.verbosity !== 'quiet') this.log(planText(run.doc, env, this.color));
       const { applyError } = await import('../apply/result.js');
       if (this.flags.simulate) {
         const { simulateApply } = await import('../snapshot/simulate.js');
@@ -100,8 +102,7 @@ failed; with --dry-run "result" is null; with --simulate there is also "simulati
       const { applyPlan } = await import('../cli/run-apply.js');
       const result = await applyPlan(run.plan, env, {
         writeTimeoutMs: this.flags['write-timeout'] * 1000,
-        progress: Boolean(process.stderr.isTTY),
-        color: this.color,
+        progress: await this.progress(),
         ...(state ? { journal: state.journal } : {}),
       });
       const { appliedSummary } = await import('../cli/apply-view.js');
@@ -109,6 +110,8 @@ failed; with --dry-run "result" is null; with --simulate there is also "simulati
       if (failed) return this.failWith(failed, { plan: run.doc, result });
       const summary = appliedSummary(run.doc, result);
       if (summary) this.log(summary);
+      // Nothing to do: with --quiet the plan's own summary ("No changes ...") is the final line.
+      else if (this.verbosity === 'quiet') this.logPlan(planText(run.doc, env, this.color));
       return { plan: run.doc, result };
     } finally {
       state?.release();

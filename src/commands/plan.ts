@@ -55,7 +55,7 @@ fingerprint, applyable, host, changes, steps, warnings, blocked, summary), or { 
       this.log(note.message);
       return note;
     }
-    this.log(planText(run.doc, env, this.color));
+    this.logPlan(planText(run.doc, env, this.color));
     if (this.flags.out !== undefined && text !== undefined) {
       const ctx = { statePath: this.args.state, text, force: Boolean(this.flags.force), applied: managed.applied, snapshot: this.flags.snapshot ?? null };
       this.log(savedPlans.savePlan(env, this.flags.out, run, { ...ctx, created: new Date(), tool: `vfio-reconcile ${this.config.version}` }));

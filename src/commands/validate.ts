@@ -26,7 +26,9 @@ Exit codes: 0 every file is valid; 1 any file has a problem.
 
   public async run(): Promise<unknown> {
     const files = await checkStateFiles(this.positionals);
-    this.log(renderValidation(files));
+    // --quiet: only the files with problems.
+    const shown = this.verbosity === 'quiet' ? files.filter((f) => !f.ok) : files;
+    if (shown.length > 0) this.log(renderValidation(shown));
     if (files.some((f) => !f.ok)) this.setExitCode(EXIT.error);
     return { files };
   }

@@ -44,8 +44,6 @@ export async function reconcileOnce(env: RunEnv, opts: PassOptions, signal: Abor
     if (run.kind !== 'planned' || (run.plan.steps.length === 0 && run.plan.applyable)) return { run };
     const result = await applyPlan(run.plan, env, {
       writeTimeoutMs: opts.writeTimeoutMs,
-      progress: false,
-      color: false,
       signal,
       ...(state ? { journal: state.journal } : {}),
     });
