@@ -56,6 +56,18 @@ s('plan against the example tree: the same plan as the npm package, human and --
   assert.match(sea(ctx, ['plan', 'gpu-passthrough/state.yaml', '--sysfs-root', 'gpu-passthrough/sysfs']).stdout, 'Plan: 3 devices to change');
 });
 
+s('snapshot the example host, then plan --snapshot from it: the same plan as the npm package', (ctx) => {
+  const snap = sea(ctx, ['snapshot', '--sysfs-root', 'gpu-passthrough/sysfs', '--hostname', 'pve-lab', '-o', 'pve-lab.json']);
+  assert.is(snap.status, 0, show(snap));
+  assert.match(snap.stdout, 'Wrote a snapshot of pve-lab');
+  for (const extra of [[], ['--json']]) {
+    const args = ['plan', 'gpu-passthrough/state.yaml', '--snapshot', 'pve-lab.json', '--detailed-exitcode', ...extra];
+    const r = sea(ctx, args);
+    assert.is(r.status, 2, show(r));
+    assert.equal(r, runFromCheckout(args, ctx.dir));
+  }
+});
+
 s('status and schema answer as the npm package does', (ctx) => {
   const status = sea(ctx, ['status', '--groups', '--sysfs-root', 'gpu-passthrough/sysfs']);
   assert.is(status.status, 0, show(status));
