@@ -34,6 +34,9 @@ R=/root
 mount -t proc proc $R/proc
 mount -t sysfs sysfs $R/sys
 mount -t devtmpfs devtmpfs $R/dev
+# Keep the share that carries the root visible from inside, as a real host's root mount would be.
+mkdir -p $R/run/vrlab/hostroot
+mount --bind /lower $R/run/vrlab/hostroot
 release=$(uname -r)
 mkdir -p $R/lib/modules
 ln -sfn "$vrlab_tree/lib/modules/$release" "$R/lib/modules/$release"

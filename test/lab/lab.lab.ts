@@ -183,6 +183,24 @@ labKernels.forEach((kernel, i) => {
     assert.match(said(f.second), 'No changes');
   });
 
+  s('an open /dev/vfio/N blocks taking the device back, naming the holder; released, it works', () => {
+    const f = facts('vfioInUse');
+    assert.is(f.bound.exit, 0, show(f.bound));
+    assert.ok(f.holding, 'the holder opened the group node');
+    assert.is(f.refused.exit, 1, show(f.refused));
+    assert.match(said(f.refused), String(f.holderPid), 'names the pid that holds the node');
+    assert.is(f.whileHeld.driver, 'vfio-pci');
+    assert.is(f.released.exit, 0, show(f.released));
+    assert.equal([f.after.driver, f.after.override], ['e1000e', null]);
+  });
+
+  s('plan refuses to take the virtio device that carries the root file system, naming the mount', () => {
+    const f = facts('rootShare');
+    assert.is(f.plan.exit, 1, show(f.plan));
+    assert.match(said(f.plan), 'hostroot', 'names the 9p share');
+    assert.is(f.device.driver, 'virtio-pci');
+  });
+
   s('SIGKILL mid-apply: the next apply detects it and writes nothing; rollback --recover restores', () => {
     const f = facts('sigkill');
     assert.ok(f.reachedHold, 'the apply reached its first write to nvme0');

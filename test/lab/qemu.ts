@@ -10,15 +10,17 @@ import { CACHE, REPO, type LabKernel } from './provision.js';
 
 /**
  * The emulated machine (q35 + Intel vIOMMU). Addresses as the guest kernel numbers them:
+ *   00:01.0  virtio-9p: the share that carries the guest's root file system
  *   00:03.0  e1000e (nic0), a root-complex endpoint in its own IOMMU group
  *   00:04.0  pcie-pci-bridge (br1) with 01:01.0 and 01:02.0 e1000 (leg1, leg2): one shared group
  *   00:05.0  root port rp1 with 02:00.0 NVMe (nvme0), SR-IOV capable with 2 VFs
  *   00:06.0  root port rp2 with 03:00.0 e1000e (hot0), hot-unpluggable over QMP
- * The 9p share that carries the guest's root file system is 00:02.0; nothing may touch it.
  */
 const DEVICES: string[] = [
   // Intel's vIOMMU must come before the devices it translates for.
   'intel-iommu,intremap=on',
+  // The host's root, read-only (-fsdev readonly=on), as the guest's root file system.
+  'virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot,addr=01.0',
   // romfile= skips the iPXE option ROM, which costs seconds of BIOS time per NIC under TCG.
   'e1000e,id=nic0,addr=03.0,romfile=',
   'pcie-pci-bridge,id=br1,bus=pcie.0,addr=04.0',
@@ -133,7 +135,7 @@ export async function bootGuest(opts: BootOptions): Promise<BootOutcome> {
     '-nographic', '-vga', 'none', '-no-reboot', '-net', 'none',
     '-kernel', opts.kernel.vmlinuz, '-initrd', opts.kernel.initrd,
     '-append', `console=ttyS0 quiet intel_iommu=on panic=-1 no_timer_check vrlab_job=${jobPath} vrlab_tree=${opts.kernel.tree}`,
-    '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
+    '-fsdev', 'local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap',
     '-qmp', `unix:${qmpPath},server=on,wait=off`,
     ...DEVICES.flatMap((d) => ['-device', d]),
   ];

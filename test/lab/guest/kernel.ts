@@ -15,6 +15,7 @@ export function assertInsideLab(): void {
 
 /** Guest addresses of the lab layout (see qemu.ts). */
 export const LAB = {
+  rootShare: '0000:00:01.0',
   nic0: '0000:00:03.0',
   bridge: '0000:00:04.0',
   leg1: '0000:01:01.0',

@@ -2,8 +2,8 @@
 // sysfs and returns what the kernel shows afterwards; the host-side test (lab.lab.ts) holds the
 // expectations. Every scenario starts from the devices as they booted (runner.ts resets them).
 
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { cli, cliHeldAt, json, stateFile, stateYaml, waitFor, WORK } from './cli.js';
 import { device, LAB, moduleLoaded, snapshot } from './kernel.js';
 
@@ -124,6 +124,37 @@ export const SCENARIOS: Record<string, Scenario> = {
       vfs: LAB.nvmeVfs.map(device),
       numvfs: readFileSync(`/sys/bus/pci/devices/${LAB.nvme0}/sriov_numvfs`, 'utf8').trim(),
     };
+  },
+
+  // A VM holds /dev/vfio/N open (here a process with the group fd): taking the device back is
+  // refused, naming the holder, and works once it is gone.
+  vfioInUse: async () => {
+    const dir = stateDir('in-use');
+    const toDefault = stateFile('nic0-default', stateYaml([{ match: { address: LAB.nic0 }, driver: 'default' }]));
+    const bound = cli(['apply', stateFile('nic0-vfio', nic0Vfio), '--state-dir', dir]);
+    const node = `/dev/vfio/${device(LAB.nic0).group}`;
+    const holder = spawn('sh', ['-c', `exec 3<>${node}; exec sleep 600`], { stdio: 'ignore' });
+    const holding = await waitFor(() => {
+      try {
+        return readlinkSync(`/proc/${holder.pid}/fd/3`) === node;
+      } catch {
+        return false;
+      }
+    }, 20);
+    const refused = cli(['apply', toDefault, '--state-dir', dir]);
+    const whileHeld = device(LAB.nic0);
+    const gone = new Promise((res) => holder.once('exit', res));
+    holder.kill('SIGKILL');
+    await gone;
+    const released = cli(['apply', toDefault, '--state-dir', dir]);
+    return { bound, holderPid: holder.pid, holding, refused, whileHeld, released, after: device(LAB.nic0) };
+  },
+
+  // The guest's own root file system lives on a 9p share: a plan to take its virtio device away
+  // must be refused, naming the mount. (Only plan: an unbind here would hang the guest.)
+  rootShare: () => {
+    const plan = cli(['plan', stateFile('root-share', stateYaml([{ match: { address: LAB.rootShare }, driver: 'vfio-pci' }]))]);
+    return { plan, device: device(LAB.rootShare) };
   },
 
   // SIGKILL while the apply is held at nvme0's first write (nic0 already moved); then a new apply,
