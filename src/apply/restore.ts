@@ -95,7 +95,10 @@ export async function rollBack(touched: Touched[], io: Io, hooks: ApplyHooks = {
 
   // A VF's state depends on its PF's VF count (going through 0 recreates it blank), so the VFs of
   // a touched PF are restored right after that PF rather than in their own place in the order.
-  const underTouchedPf = (t: Touched) => t.physfn !== undefined && byKey.get(t.physfn)?.sriov !== undefined;
+  // A VF is known as such by its physfn link, or, when it was already gone as the apply first
+  // touched it (destroyed by an earlier count change), by a touched PF that had it then.
+  const underTouchedPf = (t: Touched) =>
+    (t.physfn !== undefined && byKey.get(t.physfn)?.sriov !== undefined) || touched.some((pf) => pf.sriov?.vfs.has(t.key));
   for (const rec of [...touched].reverse()) {
     if (rec.mdev !== undefined) {
       await restoreMdevRecord(rio, rec, report);

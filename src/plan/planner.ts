@@ -12,7 +12,7 @@ import { block, mustGet, planDevice, reasonFor, ruleRef, sorted, warn, type Ctx,
 import { compareGroups, compareKeys, groupMembers, siblingVfioDriver, usesDmaOwnership, whyBlocks } from './groups.js';
 import { inUseGuards, type GuardSubject } from './guards.js';
 import { planMdevs } from './mdevs.js';
-import { applyVfCounts, planDefaultVfs, vfCounts, vfCountSteps, type VfCount } from './sriov.js';
+import { applyVfCounts, dropVfsOfRebound, planDefaultVfs, vfCounts, vfCountSteps, type VfCount } from './sriov.js';
 import { transition } from './transition.js';
 
 export type PlannerOptions = PlanOptions & {
@@ -39,6 +39,7 @@ export function plan(host: Host, desired: Desired, opts: PlannerOptions = {}): P
     const tr = transition(w.device, w.target);
     if (tr) planned.set(w.device.key, planDevice(w, tr, reasonFor(ctx, w)));
   }
+  dropVfsOfRebound(ctx, desired, planned);
   planDefaultVfs(ctx, counts, planned);
   checkGroups(ctx, wants, planned, opts.iommuGroups ?? desired.state.options.iommuGroups);
   checkIommuPresent(ctx, planned);

@@ -45,9 +45,19 @@ export function vfCounts(ctx: Ctx, desired: Desired): VfCount[] {
       block(ctx, { code: 'vfs-range', message: `${pf.name} supports at most ${totalVfs} VFs; ${ruleLabel(v.rule)} asks for ${v.count}`, device: pf.key, rule, fix: `set vfs.count to ${totalVfs} or less` });
       continue;
     }
-    if (numVfs === v.count) continue;
     const binding = desired.bindings.find((b) => b.device === pf.key);
     const tr = binding ? transition(pf, binding.target) : null;
+    if (v.count > 0 && tr?.after.driver === null) {
+      block(ctx, {
+        code: 'no-pf-driver',
+        message: `${ruleLabel(v.rule)} leaves ${pf.name} without a driver (none) and asks for ${v.count} VFs there, but only a PF driver creates VFs`,
+        device: pf.key,
+        rule,
+        fix: `give ${pf.name} its PF driver (or default), or set vfs.count to 0`,
+      });
+      continue;
+    }
+    if (numVfs === v.count) continue;
     if (tr && (tr.probe || tr.unbind !== null)) {
       // Unbinding a PF destroys its VFs, and the new driver decides whether it can create any.
       warn(ctx, `${pf.name} changes driver in this apply; run apply again to set its VF count to ${v.count}`, pf, v.rule);
@@ -66,6 +76,23 @@ export function vfCounts(ctx: Ctx, desired: Desired): VfCount[] {
     out.push({ pf, rule: v.rule, target: v.target, from: numVfs, to: v.count, created, dying });
   }
   return out;
+}
+
+/**
+ * A PF leaving its driver takes its VFs along (every SR-IOV driver's remove() disables SR-IOV), so
+ * nothing can be planned for them in the same apply: they leave the plan, and the plan says so
+ * (unless vfCounts already said the count is set next time).
+ */
+export function dropVfsOfRebound(ctx: Ctx, desired: Desired, planned: Map<DeviceKey, Planned>): void {
+  for (const p of [...planned.values()]) {
+    const vfs = p.device.virtfns ?? [];
+    if (p.tr?.unbind == null || vfs.length === 0) continue;
+    for (const vf of vfs) planned.delete(vf);
+    const spec = desired.vfs.find((v) => v.pf === p.device.key);
+    if (spec && spec.count !== vfs.length) continue;
+    const n = vfs.length === 1 ? '1 VF' : `${vfs.length} VFs`;
+    warn(ctx, `${p.device.name} leaves ${p.tr.unbind} in this apply, which destroys its ${n}; run apply again to recreate ${vfs.length === 1 ? 'it' : 'them'}`, p.device, p.rule);
+  }
 }
 
 /** Devices as they will be: the VFs a count change destroys leave, the ones it creates arrive. */
