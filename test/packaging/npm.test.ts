@@ -1,7 +1,7 @@
 // The npm package as a user gets it: `npm pack`, `npm install -g` into a temp prefix, then the
 // installed `vfio-reconcile` found on PATH, run from a directory outside this checkout. The tarball
-// is packed from the built dist/ (npm test builds first); prepack builds it for a publish or a git
-// install.
+// is packed from the built dist/ (npm test builds first); `prepare` builds it for a publish, a pack
+// or a git install (the only script npm runs when it packs a git dependency).
 
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -48,10 +48,11 @@ s('the tarball holds what runs and what a user reads, and no tests, sources or s
   assert.equal(stray, []);
 });
 
-s('package.json declares the node it needs and builds before packing', () => {
+s('package.json declares the node it needs and builds on prepare (npm pack, and a git install, run it)', () => {
   const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { engines?: { node?: string }; scripts: Record<string, string>; bin: Record<string, string> };
   assert.is(pkg.engines?.node, '>=20');
-  assert.match(pkg.scripts.prepack ?? '', 'npm run build');
+  assert.is(pkg.scripts.prepare, 'npm run build:package');
+  assert.match(pkg.scripts['build:package'] ?? '', /^tsc -p tsconfig\.build\.json && node dist\/src\/desire\/precompile\.js$/);
   assert.equal(pkg.bin, { 'vfio-reconcile': './bin/run.js' });
 });
 
