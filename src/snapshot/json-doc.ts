@@ -2,7 +2,7 @@
 // with the error located, tell the kinds apart, and validate against the shipped schema with ajv.
 // Every problem is a VrError of kind `input`, naming the file and where in it.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { displayPath } from '../desire/validate.js';
 import { VrError, type Diagnostic } from '../domain/errors.js';
@@ -14,8 +14,11 @@ export const KINDS = { snapshot: 'vfio-reconcile-snapshot', savedPlan: 'vfio-rec
 
 export function readText(path: string, what: string): string {
   try {
+    // Stat before opening: opening a FIFO (or a device) for reading would block for ever.
+    const st = statSync(path);
+    if (!st.isFile()) throw new Error('not a regular file');
+    if (st.size > MAX_BYTES) throw new Error(`larger than ${MAX_BYTES / 1024 / 1024} MiB`);
     const bytes = readFileSync(path);
-    if (bytes.length > MAX_BYTES) throw new Error(`larger than ${MAX_BYTES / 1024 / 1024} MiB`);
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
