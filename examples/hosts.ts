@@ -82,10 +82,45 @@ export function armBoard(): KernelModel {
     .platform('serial8250', { driver: 'serial8250' });
 }
 
+/**
+ * A VDI host carving GPUs into mediated devices: the Intel UHD 630 iGPU with GVT-g (i915 loaded with
+ * enable_gvt=1) and an NVIDIA Tesla T4 with the vGPU host driver; its NVMe boot disk and NIC stay
+ * on the host. Type ids, names and descriptions are as those drivers print them; the numbers of
+ * instances are the ones a UHD 630 with 256 MB of aperture and a 16 GB T4 offer.
+ */
+export function mdevGpu(): KernelModel {
+  const T4 = (id: number, name: string, fb: number, instances: number, heads: number) => ({
+    id: `nvidia-${id}`,
+    name: `GRID T4-${name}`,
+    instances,
+    description: `num_heads=${heads}, frl_config=${name.endsWith('Q') ? 60 : 45}, framebuffer=${fb}M, max_resolution=${name.endsWith('Q') ? '7680x4320' : '5120x2880'}, max_instance=${instances}`,
+  });
+  return new KernelModel({ kernel: '6.8.12-4-pve', modulesKnown: false })
+    .driver('pci', 'i915', { ids: [['8086', '3e92']] })
+    .driver('pci', 'nvidia', { ids: [['10de', '1eb8']] })
+    .driver('pci', 'nvme', { ids: [{ class: '0108' }] })
+    .driver('pci', 'e1000e', { ids: [['8086', '15bc']] })
+    .pci('0000:00:02.0', { vendor: '8086', device: '3e92', subsystemVendor: '1462', subsystemDevice: '7b98', class: '030000', group: '0', driver: 'i915', bootVga: true })
+    .pci('0000:3b:00.0', { vendor: '10de', device: '1eb8', subsystemVendor: '10de', subsystemDevice: '12a2', class: '030200', group: '30', driver: 'nvidia', numa: 0 })
+    .pci('0000:01:00.0', { vendor: '144d', device: 'a808', class: '010802', group: '12', driver: 'nvme' })
+    .pci('0000:00:1f.6', { vendor: '8086', device: '15bc', class: '020000', group: '9', driver: 'e1000e' })
+    .mdevParent('0000:00:02.0', {
+      types: [
+        { id: 'i915-GVTg_V5_4', name: 'GVTg_V5_4', instances: 2, description: 'low_gm_size: 128MB\nhigh_gm_size: 512MB\nfence: 4\nresolution: 1920x1200\nweight: 4' },
+        { id: 'i915-GVTg_V5_8', name: 'GVTg_V5_8', instances: 4, description: 'low_gm_size: 64MB\nhigh_gm_size: 384MB\nfence: 4\nresolution: 1024x768\nweight: 2' },
+      ],
+    })
+    .mdevParent('0000:3b:00.0', {
+      mdevDriver: 'nvidia-vgpu-vfio',
+      types: [T4(222, '1B', 1024, 16, 4), T4(223, '2B', 2048, 8, 4), T4(230, '4Q', 4096, 4, 4), T4(231, '8Q', 8192, 2, 4)],
+    });
+}
+
 export const EXAMPLE_HOSTS: Record<string, () => KernelModel> = {
   'gpu-passthrough': gpuPassthrough,
   'dpdk-nic': dpdkNic,
   'arm-board': armBoard,
+  'mdev-gpu': mdevGpu,
 };
 
 /** Write every example host's tree under `base/<name>/sysfs`, replacing what was there. */

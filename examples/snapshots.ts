@@ -33,6 +33,12 @@ const PROFILES: Record<string, Profile> = {
     machineId: '2b7e151628aed2a6abf7158809cf4f3c',
     usage: { 'pci/0000:19:00.0': [{ kind: 'netif', detail: 'interface eno1 up with 198.51.100.7/24, carrying the default route' }] },
   },
+  'mdev-gpu': {
+    hostname: 'vdi-1',
+    dmiProduct: 'ProLiant DL380 Gen10',
+    machineId: '5c0e1f7a3b9d4e2c8f6a1b0d9e8c7f6a',
+    usage: { 'pci/0000:01:00.0': [{ kind: 'mount', detail: '/dev/nvme0n1 → nvme0n1p2 mounted on /' }] },
+  },
   'arm-board': {
     hostname: 'arm-1',
     dmiProduct: 'Overdrive 1000',

@@ -97,7 +97,8 @@ export function makeIo(sysfs: SysfsPort, modules: ModulePort, timeoutMs: number)
       } catch (err) {
         if (err instanceof Timeout) throw new ApplyError(explainHang(w, timeoutMs, driver), { device, hung: true });
         if (!(err instanceof KernelWriteError)) throw new ApplyError(`${describe(w)} failed: ${(err as Error).message}`, { device });
-        if (device !== undefined && !deviceExists(sysfs, device)) {
+        // (An mdev being created does not exist yet: its absence explains nothing.)
+        if (device !== undefined && w.op !== 'mdev-create' && !deviceExists(sysfs, device)) {
           throw new ApplyError(`${explainVanished(splitKey(device).name, describe(w))} (${err.code})`, {
             device,
             errno: err.code,
