@@ -1,6 +1,7 @@
-// Whole-process timing: wall time from this process's clock around the child, peak RSS from GNU
-// time's `%M` (the child's ru_maxrss), one warm-up run whose output is checked, then timed runs with
-// output to /dev/null.
+// Whole-process timing: wall time from this process's clock around the child; CPU time (user +
+// system) and peak RSS from GNU time (`%U %S %M`, the child's rusage). Each command gets one warm-up
+// run whose output is checked; then the commands compared with each other take turns, one run each
+// per round with output to /dev/null, so a load spike on a shared machine hits all of them alike.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -22,6 +23,8 @@ export interface Measurement {
   label: string;
   /** Wall-clock milliseconds of each timed run. */
   ms: number[];
+  /** CPU milliseconds (user + system) of each timed run; empty without GNU time. */
+  cpuMs: number[];
   /** Peak resident set of the largest run, KiB; null without GNU time. */
   peakKiB: number | null;
   /** Set when the command could not be measured (it failed, or a tool is missing). */
@@ -41,10 +44,19 @@ export function stats(values: number[]): Stats {
   return { median, min: v[0]!, max: v[v.length - 1]! };
 }
 
-function once(cmd: Command, output: 'capture' | 'discard', scratch: string): { ms: number; kib: number | null; stdout: string; stderr: string; status: number | null } {
+interface Run {
+  ms: number;
+  cpuMs: number | null;
+  kib: number | null;
+  stdout: string;
+  stderr: string;
+  status: number | null;
+}
+
+function once(cmd: Command, output: 'capture' | 'discard', scratch: string): Run {
   const timed = existsSync(GNU_TIME);
-  const rss = join(scratch, 'rss');
-  const argv = timed ? [GNU_TIME, '-f', '%M', '-o', rss, ...cmd.argv] : cmd.argv;
+  const usage = join(scratch, 'usage');
+  const argv = timed ? [GNU_TIME, '-f', '%U %S %M', '-o', usage, ...cmd.argv] : cmd.argv;
   const start = process.hrtime.bigint();
   const r = spawnSync(argv[0]!, argv.slice(1), {
     env: { ...process.env, ...cmd.env },
@@ -54,29 +66,46 @@ function once(cmd: Command, output: 'capture' | 'discard', scratch: string): { m
   });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (r.error) throw r.error;
-  // GNU time writes "Command exited with non-zero status N" before the number when the child fails.
-  const kib = timed ? Number(readFileSync(rss, 'utf8').trim().split('\n').pop()) : null;
-  return { ms, kib: Number.isFinite(kib) ? kib : null, stdout: r.stdout ?? '', stderr: r.stderr ?? '', status: r.status };
+  // GNU time writes "Command exited with non-zero status N" before the numbers when the child fails.
+  const [user, system, kib] = timed ? readFileSync(usage, 'utf8').trim().split('\n').pop()!.split(' ').map(Number) : [];
+  const cpuMs = user !== undefined && system !== undefined && Number.isFinite(user + system) ? (user + system) * 1000 : null;
+  return { ms, cpuMs, kib: kib !== undefined && Number.isFinite(kib) ? kib : null, stdout: r.stdout ?? '', stderr: r.stderr ?? '', status: r.status };
 }
 
-export function measure(cmd: Command, runs: number): Measurement {
+/** Warm-up and check each command, then `runs` rounds in which every command that passed runs once. */
+export function measureTogether(cmds: Command[], runs: number, log: (line: string) => void = () => undefined): Measurement[] {
   const scratch = mkdtempSync(join(tmpdir(), 'vr-bench-'));
   try {
-    const warm = once(cmd, 'capture', scratch);
-    const wrong = cmd.check ? cmd.check(warm.stdout, warm.status) : warm.status === 0 ? null : `exit ${warm.status}`;
-    if (wrong !== null) {
-      const detail = warm.stderr.trim().split('\n').slice(-2).join(' / ');
-      return { label: cmd.label, ms: [], peakKiB: null, error: detail ? `${wrong}: ${detail}` : wrong };
+    const out: Measurement[] = [];
+    const warmStatus = new Map<Measurement, number | null>();
+    for (const cmd of cmds) {
+      log(`  warm-up: ${cmd.label}`);
+      const warm = once(cmd, 'capture', scratch);
+      const wrong = cmd.check ? cmd.check(warm.stdout, warm.status) : warm.status === 0 ? null : `exit ${warm.status}`;
+      const m: Measurement = { label: cmd.label, ms: [], cpuMs: [], peakKiB: warm.kib };
+      if (wrong !== null) {
+        const detail = warm.stderr.trim().split('\n').slice(-2).join(' / ');
+        m.error = detail ? `${wrong}: ${detail}` : wrong;
+      }
+      warmStatus.set(m, warm.status);
+      out.push(m);
     }
-    const ms: number[] = [];
-    let peak = warm.kib;
-    for (let i = 0; i < runs; i++) {
-      const r = once(cmd, 'discard', scratch);
-      if (r.status !== warm.status) return { label: cmd.label, ms: [], peakKiB: null, error: `exit ${r.status} in a timed run, ${warm.status} in the warm-up` };
-      ms.push(r.ms);
-      if (r.kib !== null) peak = Math.max(peak ?? 0, r.kib);
+    for (let round = 0; round < runs; round++) {
+      log(`  round ${round + 1}/${runs}`);
+      cmds.forEach((cmd, i) => {
+        const m = out[i]!;
+        if (m.error) return;
+        const r = once(cmd, 'discard', scratch);
+        if (r.status !== warmStatus.get(m)) {
+          m.error = `exit ${r.status} in a timed run, ${warmStatus.get(m)} in the warm-up`;
+          return;
+        }
+        m.ms.push(r.ms);
+        if (r.cpuMs !== null) m.cpuMs.push(r.cpuMs);
+        if (r.kib !== null) m.peakKiB = Math.max(m.peakKiB ?? 0, r.kib);
+      });
     }
-    return { label: cmd.label, ms, peakKiB: peak };
+    return out;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

@@ -29,7 +29,8 @@ function cell(m: Measurement | undefined): string {
   if (!m) return '';
   if (m.error) return `not run: ${m.error.replace(/\|/g, '\\|')}`;
   const s = stats(m.ms);
-  return `${ms(s.median)} (${ms(s.min)}–${ms(s.max)})${m.peakKiB === null ? '' : `, ${mb(m.peakKiB)}`}`;
+  const cpu = m.cpuMs.length ? `, CPU ${ms(stats(m.cpuMs).median)}` : '';
+  return `${ms(s.median)} (${ms(s.min)}–${ms(s.max)})${cpu}${m.peakKiB === null ? '' : `, ${mb(m.peakKiB)}`}`;
 }
 
 export function median(m: Measurement | undefined): number | null {
@@ -62,7 +63,8 @@ export function renderTable(rows: Row[], sizes: number[], runs: number): string 
     return `| ${r.label} | ${cells.join(' | ')} |`;
   });
   return [
-    `Median wall time of ${runs} runs after a warm-up (min–max), and peak RSS; "″": same command, independent of the tree.`,
+    `Median wall time of ${runs} runs after a warm-up (min–max), median CPU time (user + system) and peak RSS. The commands`,
+    'of a column take turns, one run each per round. "″": the same command, independent of the tree.',
     '',
     head,
     rule,
