@@ -8,20 +8,20 @@ import { BUSES, type Bus, type Step } from '../domain/types.js';
 
 const isBus = (bus: unknown): bus is Bus => typeof bus === 'string' && (BUSES as readonly string[]).includes(bus);
 
-function deviceProblem(device: unknown): string | null {
+export function deviceProblem(device: unknown): string | null {
   if (typeof device !== 'string') return `invalid device ${JSON.stringify(device)}`;
   const { bus, name } = splitKey(device);
   return isBus(bus) && isDeviceName(bus, name) ? null : `invalid device ${JSON.stringify(device)}`;
 }
 
-const driverProblem = (driver: unknown): string | null =>
+export const driverProblem = (driver: unknown): string | null =>
   typeof driver === 'string' && isDriverName(driver) ? null : `invalid driver ${JSON.stringify(driver)}`;
 
 /** An override value is written as is: it must be a driver name (or `none`), or null to clear. */
-const overrideProblem = (value: unknown): string | null =>
+export const overrideProblem = (value: unknown): string | null =>
   value === null || (typeof value === 'string' && isDriverName(value)) ? null : `invalid driver_override value ${JSON.stringify(value)}`;
 
-const mdevProblems = (step: { uuid: unknown; parent?: unknown; type?: unknown }): (string | null)[] => [
+export const mdevProblems = (step: { uuid: unknown; parent?: unknown; type?: unknown }): (string | null)[] => [
   typeof step.uuid === 'string' && isMdevUuid(step.uuid) ? null : `invalid mdev uuid ${JSON.stringify(step.uuid)}`,
   'parent' in step && !(typeof step.parent === 'string' && isDeviceName('platform', step.parent)) ? `invalid mdev parent ${JSON.stringify(step.parent)}` : null,
   'type' in step && !(typeof step.type === 'string' && isMdevType(step.type)) ? `invalid mdev type ${JSON.stringify(step.type)}` : null,
@@ -31,9 +31,9 @@ const mdevProblems = (step: { uuid: unknown; parent?: unknown; type?: unknown })
 const valueProblem = (v: unknown): string | null =>
   typeof v === 'string' && v.length <= 4000 && !/[\0\n]/.test(v) ? null : `invalid mdev attribute value ${JSON.stringify(v)}`;
 
-const boolProblem = (v: unknown): string | null => (typeof v === 'boolean' ? null : `invalid autoprobe value ${JSON.stringify(v)}`);
+export const boolProblem = (v: unknown): string | null => (typeof v === 'boolean' ? null : `invalid autoprobe value ${JSON.stringify(v)}`);
 
-const countProblem = (n: unknown): string | null =>
+export const countProblem = (n: unknown): string | null =>
   Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 65535 ? null : `invalid VF count ${JSON.stringify(n)} (a whole number from 0 to 65535)`;
 
 function stepProblems(step: Step): (string | null)[] {
@@ -67,8 +67,13 @@ function stepProblems(step: Step): (string | null)[] {
   }
 }
 
+/** Every bad name or value in `steps`, as `step <n>: <problem>`; empty when all are sound. */
+export function stepsProblems(steps: Step[]): string[] {
+  return steps.flatMap((step, i) => stepProblems(step).filter((p) => p !== null).map((p) => `step ${i + 1}: ${p}`));
+}
+
 /** Throws VrError 'input' listing every bad step; returns normally when all are sound. */
 export function checkSteps(steps: Step[]): void {
-  const bad = steps.flatMap((step, i) => stepProblems(step).filter((p) => p !== null).map((p) => `step ${i + 1}: ${p}`));
+  const bad = stepsProblems(steps);
   if (bad.length) throw new VrError('input', `the plan names things the kernel cannot have:\n  ${bad.join('\n  ')}`);
 }

@@ -5,6 +5,8 @@
 
 import { closeSync, constants, openSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { VrError } from '../domain/errors.js';
+import { journalProblems } from './check-records.js';
 import { NOFOLLOW, readStateFile, syncDir, writeAtomic, writeDurable, type StateDir } from './dir.js';
 import type { StateHost } from './host.js';
 import type { JournalRecord, Writer } from './records.js';
@@ -112,6 +114,13 @@ export function readJournal(dir: StateDir, id: string): JournalView {
   });
   const begin = records[0];
   if (begin?.type !== 'begin') throw new Error(`journal ${path} has no begin record`);
+  // Rollback writes what the journal says: nothing in it is used before all of it is checked.
+  const bad = journalProblems(records);
+  if (bad.length) {
+    throw new VrError('input', `journal ${path} records what no kernel could have (damaged, or edited); nothing was written:\n  ${bad.join('\n  ')}`, [
+      { message: 'the journal cannot be trusted', hint: `put the devices it names back by hand (see \`vfio-reconcile status\`), then move it out of ${dir.journalDir}` },
+    ]);
+  }
   const view: JournalView = { id, path, begin, started: [], done: [] };
   for (const r of records) {
     if (r.type === 'step-start') view.started.push(r.index);

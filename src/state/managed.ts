@@ -3,7 +3,9 @@
 // planner gets their keys (PlanOptions.managed) to tell drift from spec and to prune devices no
 // rule covers any more; a prune that put a device back to `default` hands it back to the host.
 
+import { VrError } from '../domain/errors.js';
 import { mdevKey } from '../domain/names.js';
+import { managedProblems } from './check-records.js';
 import type { BindingState, DeviceKey, Plan, Target } from '../domain/types.js';
 import { readStateFile, writeAtomic, type StateDir } from './dir.js';
 import type { DeviceSnapshot } from './records.js';
@@ -30,12 +32,21 @@ export type ManagedSet = Record<DeviceKey, ManagedEntry>;
 export function readManaged(dir: StateDir): ManagedSet {
   const text = readStateFile(dir.managedFile);
   if (text === null) return {};
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(text) as { devices?: ManagedSet };
-    return parsed.devices ?? {};
+    parsed = JSON.parse(text);
   } catch (err) {
     throw new Error(`${dir.managedFile} is not valid JSON (${(err as Error).message}); restore it from the last journal's begin record`);
   }
+  // Plans prune and rollback restores the devices it names: checked like a journal before any use.
+  const devices = typeof parsed === 'object' && parsed !== null && 'devices' in parsed ? parsed.devices : {};
+  const bad = managedProblems(devices);
+  if (bad.length) {
+    throw new VrError('input', `${dir.managedFile} records what no kernel could have (damaged, or edited); nothing was written:\n  ${bad.join('\n  ')}`, [
+      { message: 'the managed set cannot be trusted', hint: "restore it from the last journal's begin record (its `managed` member)" },
+    ]);
+  }
+  return devices as ManagedSet;
 }
 
 export function writeManaged(dir: StateDir, set: ManagedSet): void {

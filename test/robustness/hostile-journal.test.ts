@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import { gpuPassthrough } from '../../examples/hosts.js';
 import { injectEnv } from '../../src/cli/context.js';
 import Apply from '../../src/commands/apply.js';
+import Plan from '../../src/commands/plan.js';
 import Rollback from '../../src/commands/rollback.js';
 import type { JournalRecord } from '../../src/state/records.js';
 import { runIn } from '../cli/harness.js';
@@ -57,5 +58,36 @@ for (const [what, edit] of Object.entries(EDITS)) {
     }
   });
 }
+
+s('apply and plan refuse a managed.json naming a device outside sysfs and a driver that is an option (exit 1)', async () => {
+  // managed.json tells later plans which devices to prune back to the host's driver: the same input.
+  const ws = workspace();
+  try {
+    const machine = new FakeMachine();
+    const model = gpuPassthrough();
+    useModel(model, machine.process(100));
+    const state = ws.file('state.yaml', GPU_STATE);
+    const applied = await runIn(Apply, [state, '--state-dir', ws.stateDir]);
+    assert.is(applied.exitCode, 0, applied.stderr);
+
+    const file = join(ws.stateDir, 'managed.json');
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { devices: Record<string, { target: unknown }> };
+    const [entry] = Object.values(doc.devices);
+    doc.devices['pci/../../../../etc'] = { ...entry!, target: { kind: 'driver', driver: '-r' } };
+    writeFileSync(file, JSON.stringify(doc));
+
+    const writes = model.writes.length;
+    for (const command of [Apply, Plan]) {
+      useModel(model, machine.process(101));
+      const r = await runIn(command, [state, '--state-dir', ws.stateDir]);
+      assert.is(r.exitCode, 1, `${command.name}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /managed\.json/);
+      assert.match(r.stderr, /pci\/\.\.\/\.\.\/\.\.\/\.\.\/etc/);
+    }
+    assert.equal(model.writes.slice(writes), []);
+  } finally {
+    ws.cleanup();
+  }
+});
 
 s.run();
