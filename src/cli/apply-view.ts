@@ -104,5 +104,6 @@ const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' 
 export function appliedSummary(doc: PlanDocument, result: ApplyResult): string | null {
   if (result.outcome !== 'applied') return null;
   const modules = result.modulesLoaded.length ? ` Loaded ${result.modulesLoaded.join(', ')}.` : '';
-  return `Apply complete: ${plural(doc.summary.devices, 'device')} changed, ${plural(result.completed.length, 'step')} done, each verified.${modules}`;
+  const mdevs = doc.summary.mdevs > 0 ? ` and ${plural(doc.summary.mdevs, 'mdev')}` : '';
+  return `Apply complete: ${plural(doc.summary.devices, 'device')}${mdevs} changed, ${plural(result.completed.length, 'step')} done, each verified.${modules}`;
 }

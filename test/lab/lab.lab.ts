@@ -10,6 +10,8 @@ import { CACHE, LabUnavailable, provision, type LabKernel } from './provision.js
 import { bootGuest, type BootOutcome } from './qemu.js';
 import { LAB, type DeviceFacts } from './guest/kernel.js';
 import { SCENARIOS } from './guest/scenarios.js';
+import { buildMtty } from './mdev-module.js';
+import { sriovMdevChecks } from './sriov-mdev.checks.js';
 
 const { nic0: NIC0, bridge: BRIDGE, leg1: LEG1, leg2: LEG2, nvme0: NVME0, nvmeVfs: NVME_VFS, hot0: HOT0 } = LAB;
 type Snapshot = Record<string, DeviceFacts>;
@@ -21,7 +23,10 @@ interface Run {
 
 function kernels(): LabKernel[] {
   try {
-    return provision(undefined, (l) => console.log(l));
+    const list = provision(undefined, (l) => console.log(l));
+    // mdev runs for real where the kernel's mtty sample can be built (6.12: its source is in apt).
+    for (const k of list) if (k.label === '6.12') buildMtty(k, (l) => console.log(l));
+    return list;
   } catch (e) {
     // Under CI a missing piece is a failure, never a silent skip.
     if (!(e instanceof LabUnavailable) || process.env.CI === 'true') throw e;
@@ -225,6 +230,8 @@ labKernels.forEach((kernel, i) => {
     assert.equal(f.after[NIC0], f.before[NIC0]);
     assert.is(f.after[HOT0].present, false);
   });
+
+  sriovMdevChecks(s, facts, kernel.label);
 
   s.run();
 });

@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { cli, cliHeldAt, json, stateFile, stateYaml, waitFor, WORK } from './cli.js';
 import { device, LAB, moduleLoaded, snapshot } from './kernel.js';
+import { SRIOV_MDEV_SCENARIOS } from './sriov-mdev.js';
 
 export type Facts = Record<string, unknown>;
 export interface Context {
@@ -156,6 +157,8 @@ export const SCENARIOS: Record<string, Scenario> = {
     const plan = cli(['plan', stateFile('root-share', stateYaml([{ match: { address: LAB.rootShare }, driver: 'vfio-pci' }]))]);
     return { plan, device: device(LAB.rootShare) };
   },
+
+  ...SRIOV_MDEV_SCENARIOS,
 
   // SIGKILL while the apply is held at nvme0's first write (nic0 already moved); then a new apply,
   // which must notice the interrupted one, and the recovery it points to.
