@@ -11,7 +11,7 @@ import { deviceKey, mdevUuidOf, splitKey } from '../domain/names.js';
 import type { BindingState, DeviceKey } from '../domain/types.js';
 import { layout, linkName } from '../sysfs/layout.js';
 import type { SysfsPort } from '../sysfs/port.js';
-import { describe, explainVanished } from './explain.js';
+import { describe } from './explain.js';
 import { ApplyError, deviceExists, readBinding, readDriver, readNumVfs, type Io } from './io.js';
 import { mdevPlacement, restoreMdev } from './mdev-ops.js';
 import { bind, probe, setAutoprobe, setNumVfs, setOverride, unbind } from './ops.js';
@@ -64,7 +64,7 @@ export function capture(sysfs: SysfsPort, key: DeviceKey): Touched {
 
 /** `touched` in order of first touch; restored in reverse. */
 export async function rollBack(touched: Touched[], io: Io, hooks: ApplyHooks = {}): Promise<RollbackReport> {
-  const report: RollbackReport = { restored: [], failed: [] };
+  const report: RollbackReport = { restored: [], failed: [], gone: [] };
   const rio = observed(io, hooks);
   const byKey = new Map(touched.map((t) => [t.key, t]));
 
@@ -78,7 +78,10 @@ export async function rollBack(touched: Touched[], io: Io, hooks: ApplyHooks = {
       return fail('a write to it never returned; its state is unknown', { driver: readDriver(io.sysfs, rec.key), override: rec.override });
     }
     if (!deviceExists(io.sysfs, rec.key)) {
-      return fail(`${explainVanished(splitKey(rec.key).name, 'the apply ran')}; nothing to restore`, { driver: null, override: null });
+      // Hot-unplugged while the apply ran: nothing of it is left to restore, and nothing of ours is
+      // left half-done on it, so the rollback of the rest still completes (exit 3, not 4).
+      report.gone.push(rec.key);
+      return false;
     }
     const before = readBinding(io.sysfs, rec.key);
     try {
@@ -121,6 +124,10 @@ export async function rollBack(touched: Touched[], io: Io, hooks: ApplyHooks = {
       if (!deviceExists(io.sysfs, vf)) {
         // A VF the apply created is gone once its PF is back to its old count: its restored state.
         if (!preVfs.has(vf)) continue;
+        if (report.gone.includes(rec.key)) {
+          report.gone.push(vf);
+          continue;
+        }
         if (!pfOk) {
           const message = `gone with the VFs of ${rec.key}, which could not be restored to ${numVfs} VFs`;
           report.failed.push({ device: vf, state: { driver: null, override: null }, wanted: pre, message });

@@ -27,6 +27,8 @@ export interface RollbackFailure {
 export interface RollbackReport {
   restored: DeviceKey[];
   failed: RollbackFailure[];
+  /** Devices that left the host while the apply ran (hot-unplug): nothing to restore. */
+  gone: DeviceKey[];
 }
 
 export interface ApplyResult {
@@ -107,6 +109,12 @@ export function applyError(result: ApplyResult): VrError | null {
       });
     }
     if (rollback.restored.length) lines.push(`Restored: ${rollback.restored.join(', ')}.`);
+  }
+  if (rollback.gone.length) {
+    lines.push(
+      `Gone from the host while the apply ran (hot-unplug?), nothing to restore: ${rollback.gone.join(', ')}. ` +
+        'If it comes back it has no driver_override; run plan again then.',
+    );
   }
   if (result.modulesLoaded.length) {
     lines.push(`Modules loaded by this apply stay loaded: ${result.modulesLoaded.join(', ')}.`);

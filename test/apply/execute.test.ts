@@ -107,7 +107,7 @@ s('a probe the kernel accepts but that binds nothing fails, and rolls back to th
     result.failure!.message,
     'probe of e1000 on 0000:00:1c.0 failed: the kernel accepted the probe but bound no driver; see `dmesg`',
   );
-  assert.equal(result.rollback, { restored: ['pci/0000:00:1c.0'], failed: [] });
+  assert.equal(result.rollback, { restored: ['pci/0000:00:1c.0'], failed: [], gone: [] });
   assert.equal(devices(k), before);
 });
 
