@@ -39,14 +39,14 @@ export function plan(host: Host, desired: Desired, opts: PlannerOptions = {}): P
     const tr = transition(w.device, w.target);
     if (tr) planned.set(w.device.key, planDevice(w, tr, reasonFor(ctx, w)));
   }
-  dropVfsOfRebound(ctx, desired, planned);
+  const deferred = dropVfsOfRebound(ctx, desired, planned);
   planDefaultVfs(ctx, counts, planned);
   checkGroups(ctx, wants, planned, opts.iommuGroups ?? desired.state.options.iommuGroups);
   checkIommuPresent(ctx, planned);
   const blocks = vfCountBlocks(ctx, counts, planned);
   checkInUse(ctx, planned, counts, opts.force ?? false);
   const mdevs = planMdevs(ctx, desired, planned, opts.force ?? false);
-  const steps = [...planModules(ctx, planned), ...groupSteps(planned, blocks), ...mdevs.steps];
+  const steps = [...planModules(ctx, planned, deferred), ...groupSteps(planned, blocks), ...mdevs.steps];
   return {
     // Hosts arrive sorted by key from observe; sorting again keeps the plan order-independent.
     fingerprint: fingerprint({ ...host, devices: [...host.devices].sort((a, b) => compareKeys(a.key, b.key)) }),
@@ -215,21 +215,24 @@ function checkInUse(ctx: Ctx, planned: Map<DeviceKey, Planned>, counts: VfCount[
   for (const b of outcome.blocked) block(ctx, b);
 }
 
-// ### 5: Drivers that are not registered yet: one module load each, before everything else.
-function planModules(ctx: Ctx, planned: Map<DeviceKey, Planned>): Step[] {
-  const needed = new Map<string, { driver: string; bus: Device['bus']; lines: Set<number>; rule?: Change['rule'] }>();
-  for (const p of sorted(planned)) {
+// ### 5: Drivers that are not registered yet: one module load each, before everything else. The
+// changes a later apply makes (`deferred`: VFs that go with their PF's rebind) load nothing now, but
+// a driver they name that does not exist blocks the plan already: the next one could not converge.
+function planModules(ctx: Ctx, planned: Map<DeviceKey, Planned>, deferred: Planned[]): Step[] {
+  const needed = new Map<string, { driver: string; bus: Device['bus']; lines: Set<number>; rule?: Change['rule']; now: boolean }>();
+  for (const [p, now] of [...sorted(planned).map((x) => [x, true] as const), ...deferred.map((x) => [x, false] as const)]) {
     const driver = p.change.after.driver;
     const bus = p.device.bus;
     if (typeof driver !== 'string' || ctx.host.drivers[bus].includes(driver)) continue;
     const module = moduleNameOf(driver);
-    const entry = needed.get(module) ?? { driver, bus, lines: new Set<number>(), rule: p.change.rule };
+    const entry = needed.get(module) ?? { driver, bus, lines: new Set<number>(), rule: p.change.rule, now };
     if (p.change.rule) entry.lines.add(p.change.rule.line);
+    entry.now ||= now;
     needed.set(module, entry);
   }
   const steps: Step[] = [];
   const { known, available } = ctx.host.modules;
-  for (const [module, { driver, bus, lines, rule }] of [...needed].sort(([a], [b]) => compareKeys(a, b))) {
+  for (const [module, { driver, bus, lines, rule, now }] of [...needed].sort(([a], [b]) => compareKeys(a, b))) {
     const where = lines.size > 0 ? ` (${lines.size === 1 ? 'line' : 'lines'} ${[...lines].sort((a, b) => a - b).join(', ')})` : '';
     if (known && !available.includes(module)) {
       block(ctx, {
@@ -240,6 +243,7 @@ function planModules(ctx: Ctx, planned: Map<DeviceKey, Planned>): Step[] {
       });
       continue;
     }
+    if (!now) continue;
     if (!known) {
       ctx.warnings.push({ message: `could not check that module ${module} exists (no module list for this kernel); the plan loads it and apply stops if that fails`, ...(rule && { rule }) });
     }

@@ -83,16 +83,22 @@ export function vfCounts(ctx: Ctx, desired: Desired): VfCount[] {
  * nothing can be planned for them in the same apply: they leave the plan, and the plan says so
  * (unless vfCounts already said the count is set next time).
  */
-export function dropVfsOfRebound(ctx: Ctx, desired: Desired, planned: Map<DeviceKey, Planned>): void {
+export function dropVfsOfRebound(ctx: Ctx, desired: Desired, planned: Map<DeviceKey, Planned>): Planned[] {
+  const dropped: Planned[] = [];
   for (const p of [...planned.values()]) {
     const vfs = p.device.virtfns ?? [];
     if (p.tr?.unbind == null || vfs.length === 0) continue;
-    for (const vf of vfs) planned.delete(vf);
+    for (const vf of vfs) {
+      const gone = planned.get(vf);
+      if (gone) dropped.push(gone);
+      planned.delete(vf);
+    }
     const spec = desired.vfs.find((v) => v.pf === p.device.key);
     if (spec && spec.count !== vfs.length) continue;
     const n = vfs.length === 1 ? '1 VF' : `${vfs.length} VFs`;
     warn(ctx, `${p.device.name} leaves ${p.tr.unbind} in this apply, which destroys its ${n}; run apply again to recreate ${vfs.length === 1 ? 'it' : 'them'}`, p.device, p.rule);
   }
+  return dropped;
 }
 
 /** Devices as they will be: the VFs a count change destroys leave, the ones it creates arrive. */

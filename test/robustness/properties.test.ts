@@ -140,7 +140,7 @@ function boundByModuleLoad(before: Host, modulesLoaded: string[], after?: Host):
     .map((d) => d.key);
 }
 
-const ATTR = /^bus\/(pci|platform)\/(?:devices\/([^/]+)\/(driver_override|sriov_numvfs)|drivers\/([^/]+)\/(bind|unbind)|(drivers_probe))$/;
+const ATTR = /^bus\/(pci|platform)\/(?:devices\/([^/]+)\/(driver_override|sriov_numvfs|sriov_drivers_autoprobe)|drivers\/([^/]+)\/(bind|unbind)|(drivers_probe))$/;
 
 function assertWritesInside(k: KernelModel, p: Plan, before: Host): void {
   const allowed = touchable(p, before, k);
@@ -155,6 +155,7 @@ function assertWritesInside(k: KernelModel, p: Plan, before: Host): void {
     if (driver !== undefined) assert.ok(isDriverName(driver), `write to ${w.path}: bad driver`);
     if (attr === 'driver_override') assert.ok(w.value === '\n' || isDriverName(w.value), `override value ${JSON.stringify(w.value)}`);
     if (attr === 'sriov_numvfs') assert.match(w.value, /^\d+$/, `numvfs value ${JSON.stringify(w.value)}`);
+    if (attr === 'sriov_drivers_autoprobe') assert.match(w.value, /^[01]$/, `autoprobe value ${JSON.stringify(w.value)}`);
   }
   for (const m of k.loads) assert.ok(modules.includes(m), `loaded module ${m}, which the plan does not name`);
 }

@@ -171,6 +171,15 @@ s('new VFs of a PF without an IOMMU group cannot go to vfio-pci', () => {
   assert.match(p.plan.blocked[0]!.message, '0000:02:00.1, a VF this plan creates on 0000:02:00.0, will have no IOMMU group');
 });
 
+s('a PF leaving its driver takes its VFs along: the plan says so, and a VF driver that does not exist blocks already', () => {
+  const k = nvmeHost({ numVfs: 2 }).driver('pci', 'pci-stub', { module: 'pci_stub', loaded: false });
+  const yaml = (vfDriver: string) => `version: 1\ndevices:\n  - match: { address: "02:00.0" }\n    driver: pci-stub\n  - match: { pf: "02:00.0" }\n    driver: ${vfDriver}\n`;
+  const p = planYaml(k, yaml('vfio-pci'));
+  assert.equal(p.doc.changes.map((c) => c.address), [PF], 'nothing is planned for VFs that the unbind destroys');
+  assert.match(p.plan.warnings[0]!.message, `${PF} leaves nvme in this apply, which destroys its 2 VFs; run apply again to recreate them`);
+  assert.equal(planYaml(k, yaml('no-such-driver')).plan.blocked.map((b) => b.code), ['unknown-driver']);
+});
+
 s('the plan document shows the new VFs with their PF, index and ids, and the VFs set-numvfs must create', () => {
   const schema = JSON.parse(readFileSync(new URL('../../../schemas/plan.schema.json', import.meta.url), 'utf8'));
   const validate = new Ajv({ strict: true, allErrors: true, allowUnionTypes: true }).compile(schema);
