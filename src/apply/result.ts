@@ -2,6 +2,7 @@
 // failed apply into the VrError whose kind gives exit code 3 or 4.
 
 import { VrError, type Diagnostic } from '../domain/errors.js';
+import { mdevUuidOf } from '../domain/names.js';
 import type { BindingState, DeviceKey, Step } from '../domain/types.js';
 import { showOverride } from './explain.js';
 
@@ -101,7 +102,8 @@ export function applyError(result: ApplyResult): VrError | null {
   } else {
     lines.push('The rollback did not complete. Left behind:');
     for (const f of rollback.failed) {
-      lines.push(`  ${f.device}: ${describeBinding(f.state)}; before the apply: ${describeBinding(f.wanted)}`);
+      // An mdev has no binding: its message says where it is.
+      lines.push(mdevUuidOf(f.device) !== null ? `  ${f.device}: not restored` : `  ${f.device}: ${describeBinding(f.state)}; before the apply: ${describeBinding(f.wanted)}`);
       lines.push(`    ${f.message}`);
       diagnostics.push({
         message: `${f.device} is ${describeBinding(f.state)}, was ${describeBinding(f.wanted)}: ${f.message}`,

@@ -11,8 +11,10 @@
  * PFs with VFs, injected probe failures), module loads that bind every unbound matching device,
  * SR-IOV VF creation and destruction, /dev/vfio/N nodes, group viability (before and after 5.19),
  * held VFIO groups (unbind hangs, DMA drivers get EBUSY or, before 5.19, the kernel BUG),
- * hotplug (the new device probes at once, override or not) and hot-unplug, and hangs and errnos
- * injected on any write.
+ * hotplug (the new device probes at once, override or not) and hot-unplug, mdev parents and mdevs
+ * (create with EINVAL/EEXIST/EUSERS, remove blocking while held, vendor attributes, a parent's
+ * unbind removing its mdevs; kernel/mdev.ts), modules.alias entries of modules, and hangs and
+ * errnos injected on any write.
  *
  * Simplifications, on purpose:
  * - binding a vfio driver succeeds whatever the rest of its group is bound to; viability is a
@@ -20,7 +22,10 @@
  *   non-viable group fails only when user space claims it;
  * - vfio drivers bind through driver_override or a dynamic ID on every version: the 5.15
  *   override_only table and the older empty table behave the same for both;
- * - unbinding a PF always destroys its VFs (every in-tree SR-IOV driver's remove() does).
+ * - unbinding a PF always destroys its VFs (every in-tree SR-IOV driver's remove() does);
+ * - an mdev type has a fixed number of instances, or draws on a pool its parent shares between its
+ *   types (mtty's ports); resource accounting like GVT-g's aperture split is not modelled;
+ * - a device's mdev types exist while it is bound to the driver it had when declared a parent.
  *
  * What it does NOT emulate (the QEMU lab in test/lab covers the real kernel):
  * - asynchronous probing: every probe finishes inside the write or module load that caused it;
@@ -31,8 +36,8 @@
  * - deferred probes coming back later: EPROBE_DEFER from failProbe is reported, nothing re-probes;
  * - writes longer than PAGE_SIZE being split into two stores;
  * - the vfio-platform reset-handler lookup (use failProbe(..., 'ENOENT') for it), the vfio-pci
- *   denylist, VF tokens, mdevs, `enable`, `reset`, `remove`, and anything outside bus/, kernel/
- *   iommu_groups, module/ and devicetree compatibles.
+ *   denylist, VF tokens, `enable`, `reset`, `remove`, mdev attributes' own validation, and anything
+ *   outside bus/, class/mdev_bus, kernel/iommu_groups, module/ and devicetree compatibles.
  */
 
 import { KernelWriteError } from '../domain/errors.js';
