@@ -250,7 +250,7 @@ function planModules(ctx: Ctx, planned: Map<DeviceKey, Planned>, deferred: Plann
     steps.push({ kind: 'load-module', module, driver, bus, group: null });
     // The load attaches the driver to every unbound device whose override already names it (left
     // by driverctl or an earlier tool). No step of the plan does that, so the plan has to say it.
-    for (const d of ctx.host.devices) {
+    for (const d of [...ctx.host.devices].sort((a, b) => compareKeys(a.key, b.key))) {
       if (d.bus !== bus || d.driver !== null || d.override !== driver || planned.has(d.key)) continue;
       ctx.warnings.push({
         message: `loading ${module} also binds ${d.name} to ${driver}: its driver_override already names ${driver} (left by an earlier tool such as driverctl); add a rule for it, or clear its override`,

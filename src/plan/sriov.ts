@@ -7,6 +7,7 @@
 // driver grabs them first (kernel-abi.md section 6); the kernel then probes none of the new VFs, and
 // the ones no rule claims are probed explicitly once it is back on.
 
+import { isVfioDriver, moduleNameOf } from '../domain/names.js';
 import type { Desired, Device, DeviceKey, Rule, Step, Target } from '../domain/types.js';
 import { unpredictable } from '../desire/future-vfs.js';
 import { ruleLabel, targetText } from '../desire/resolve.js';
@@ -60,6 +61,29 @@ export function vfCounts(ctx: Ctx, desired: Desired): VfCount[] {
     if (numVfs === v.count) continue;
     if (tr && (tr.probe || tr.unbind !== null)) {
       // Unbinding a PF destroys its VFs, and the new driver decides whether it can create any.
+      // What the next apply could never do is still refused now: VFIO VFs of a PF with no group.
+      if (v.count > 0 && pf.iommuGroup === null && v.target.kind === 'driver' && isVfioDriver(v.target.driver)) {
+        block(ctx, {
+          code: 'no-iommu-group',
+          message: `${pf.name} has no IOMMU group, so the VFs ${ruleLabel(v.rule)} asks for would have none either, and ${v.target.driver} refuses to bind them (its probe fails with EINVAL)`,
+          device: pf.key,
+          rule,
+          fix: 'turn the IOMMU on (VT-d or AMD-Vi in the firmware, intel_iommu=on), or give the VFs a host driver',
+        });
+        continue;
+      }
+      const { known, available } = ctx.host.modules;
+      const vfDriver = v.target.kind === 'driver' ? v.target.driver : null;
+      if (v.count > 0 && vfDriver !== null && known && !ctx.host.drivers.pci.includes(vfDriver) && !available.includes(moduleNameOf(vfDriver))) {
+        block(ctx, {
+          code: 'unknown-driver',
+          message: `driver ${vfDriver} for the VFs of ${pf.name} (${ruleLabel(v.rule)}) is not registered on the pci bus, and this kernel has no module ${moduleNameOf(vfDriver)}`,
+          device: pf.key,
+          rule,
+          fix: `check the name; \`modinfo ${moduleNameOf(vfDriver)}\` shows whether the module exists`,
+        });
+        continue;
+      }
       warn(ctx, `${pf.name} changes driver in this apply; run apply again to set its VF count to ${v.count}`, pf, v.rule);
       continue;
     }

@@ -63,6 +63,20 @@ s('a PF rule asking for driver none and VFs is refused before anything is writte
   assert.not.ok(plan.applyable && plan.steps.length > 0, `the plan unbinds the PF: ${JSON.stringify(plan.steps.map((st) => st.kind))}`);
 });
 
+s('a PF that changes driver refuses now the VFs its next apply could never bind', () => {
+  // Deferring the VFs to the next apply is fine; deferring a certain refusal is not: the first apply
+  // would move the PF, report success, and the next plan would be blocked.
+  const noGroup = new KernelModel({ kernel: '6.12' })
+    .driver('pci', 'i40e', { ids: [['8086', '1572']], sriov: true })
+    .driver('pci', 'pci-stub', { module: 'pci_stub' })
+    .driver('pci', 'vfio-pci', { module: 'vfio_pci' })
+    .pci(PF, { vendor: '8086', device: '1572', class: '020000', group: null, driver: 'i40e', sriov: { totalVfs: 4, vfDevice: '154c' } });
+  const vfio = planState(noGroup, `version: 1\ndevices:\n  - match: { address: "${PF}" }\n    driver: pci-stub\n    vfs: { count: 1, driver: vfio-pci }\n`);
+  assert.equal(vfio.blocked.map((b) => b.code), ['no-iommu-group']);
+  const unknown = planState(sriovHost(), `version: 1\ndevices:\n  - match: { address: "${PF}" }\n    driver: vfio-pci\n    vfs: { count: 2, driver: no-such-driver }\n`);
+  assert.ok(unknown.blocked.some((b) => b.code === 'unknown-driver' && /no-such-driver/.test(b.message)), JSON.stringify(unknown.blocked));
+});
+
 s('a VF that vanished before its step and came back with its PF is not reported as left behind', async () => {
   // A saved plan (or one like the first test's) that writes to a VF after the PF's VFs were
   // removed: the VF step fails, the rollback recreates the VF on iavf as it was. Exit 4 would send

@@ -72,6 +72,13 @@ function fit(step: Step, fault: Fault): Fault {
  */
 function touchable(p: Plan, before: Host, k: KernelModel): Set<string> {
   const names = new Set<string>();
+  // A module load binds unbound devices that match its driver; a rollback unbinds them again.
+  for (const step of p.steps) {
+    if (step.kind !== 'load-module') continue;
+    for (const d of before.devices) {
+      if (d.bus === step.bus && d.driver === null && (d.override === null || d.override === step.driver)) names.add(d.name);
+    }
+  }
   for (const step of p.steps) {
     if (!('device' in step)) continue;
     const { name } = splitKey(step.device);
