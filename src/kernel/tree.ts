@@ -64,5 +64,10 @@ export function writeSysfsTree(model: KernelModel, dir: string): void {
     symlinkSync(target, join(dir, path));
   }
   mkdir('module');
-  for (const m of model.loadedModules()) mkdir(`module/${m}`);
+  // The kernel's module directories are never empty; a file in each also lets git keep the
+  // bundled example trees whole (it drops empty directories).
+  for (const m of model.loadedModules()) {
+    mkdir(`module/${m}`);
+    writeFileSync(join(dir, 'module', m, 'initstate'), 'live\n');
+  }
 }
