@@ -220,6 +220,26 @@ labKernels.forEach((kernel, i) => {
     assert.equal(f.after, f.before);
   });
 
+  s('watch binds the device, puts it back after a hand-made drift, and stops cleanly on SIGTERM', () => {
+    const f = facts('watch');
+    const events = f.events as Record<string, any>[];
+    const log = `events:\n${events.map((e) => JSON.stringify(e)).join('\n').slice(-3000)}\nstderr: ${f.stopped?.stderr.slice(-1000)}`;
+    assert.ok(f.bound1, `nic0 reached vfio-pci; ${log}`);
+    assert.ok(f.settled, `a later pass found nothing to do; ${log}`);
+    assert.ok(f.driftMade, `the hand-made drift left nic0 on e1000e with no override: ${JSON.stringify(f.drifted)}`);
+    assert.ok(f.rebound, `watch put nic0 back on vfio-pci; ${log}`);
+    assert.equal([f.afterRebind.driver, f.afterRebind.override], ['vfio-pci', 'vfio-pci']);
+    assert.ok(f.stopped, 'watch exited within a minute of SIGTERM');
+    assert.is(f.stopped.exit, 0, log);
+    const before = events.slice(0, f.eventsBeforeDrift);
+    const after = events.slice(f.eventsBeforeDrift);
+    const appliedNic0 = (e: Record<string, any>): boolean => e.event === 'apply' && e.outcome === 'applied' && e.devices?.includes(NIC0);
+    assert.ok(before.some(appliedNic0), `an apply of nic0 before the drift; ${log}`);
+    assert.ok(after.some((e) => e.event === 'drift' && e.devices?.includes(NIC0)), `a drift event names nic0; ${log}`);
+    assert.ok(after.some(appliedNic0), `an apply of nic0 after the drift; ${log}`);
+    assert.not.ok(events.some((e) => e.event === 'error'), log);
+  });
+
   s('hot-unplug mid-apply: a clear error and the other device rolled back', () => {
     const f = facts('hotUnplug');
     assert.ok(f.reachedHold, 'the apply reached its first write to hot0');

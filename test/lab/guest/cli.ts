@@ -67,6 +67,30 @@ export interface HeldRun {
   done: Promise<CliRun>;
 }
 
+/** Gathers a child's output as it comes: `stdout()` so far, and the whole run once it has ended. */
+function collect(child: ChildProcess): { stdout(): string; done: Promise<CliRun> } {
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const started = Date.now();
+  const done = new Promise<CliRun>((res) => child.once('close', (exit, signal) => res({ exit, signal, stdout, stderr, seconds: (Date.now() - started) / 1000 })));
+  return { stdout: () => stdout, done };
+}
+
+export interface BackgroundRun {
+  child: ChildProcess;
+  /** What it has printed on stdout so far. */
+  stdout(): string;
+  done: Promise<CliRun>;
+}
+
+/** `vfio-reconcile ARGS` left running (e.g. `watch`), for the scenario to act on while it runs. */
+export function cliBackground(args: string[]): BackgroundRun {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return { child, ...collect(child) };
+}
+
 /**
  * `vfio-reconcile ARGS` under strace, which holds the first write(2) to `path` (a sysfs attribute)
  * for `holdSeconds` before letting it through: a deterministic "middle of an apply" at which a
@@ -78,12 +102,7 @@ export function cliHeldAt(path: string, holdSeconds: number, args: string[]): He
     ['-f', '-qq', '-o', '/dev/null', '--seccomp-bpf', '-P', path, '-e', 'trace=write,pwrite64', '-e', `inject=write,pwrite64:delay_enter=${holdSeconds * 1_000_000}:when=1`, process.execPath, BIN, ...args],
     { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const started = Date.now();
-  const done = new Promise<CliRun>((res) => child.once('close', (exit, signal) => res({ exit, signal, stdout, stderr, seconds: (Date.now() - started) / 1000 })));
+  const { done } = collect(child);
   const tasks = (pid: number): string[] => {
     try {
       return readdirSync(`/proc/${pid}/task`);

@@ -3,9 +3,9 @@
 // expectations. Every scenario starts from the devices as they booted (runner.ts resets them).
 
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, readlinkSync } from 'node:fs';
-import { cli, cliHeldAt, json, stateFile, stateYaml, waitFor, WORK } from './cli.js';
-import { device, LAB, moduleLoaded, snapshot } from './kernel.js';
+import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { cli, cliBackground, cliHeldAt, json, stateFile, stateYaml, waitFor, WORK } from './cli.js';
+import { device, LAB, moduleLoaded, resetToBoot, snapshot } from './kernel.js';
 import { SRIOV_MDEV_SCENARIOS } from './sriov-mdev.js';
 
 export type Facts = Record<string, unknown>;
@@ -180,6 +180,39 @@ export const SCENARIOS: Record<string, Scenario> = {
     const afterRerun = snapshot();
     const recover = cli(['rollback', '--recover', '--state-dir', dir]);
     return { before, reachedHold, killed, atKill, rerun, afterRerun, recover, after: snapshot() };
+  },
+
+  // `watch` binds nic0, then puts it back after someone hands it to e1000e by hand; SIGTERM ends it.
+  watch: async () => {
+    const run = cliBackground(['watch', stateFile('watch', nic0Vfio), '--interval', '2', '--poll', '1', '--state-dir', stateDir('watch')]);
+    const events = (): Record<string, any>[] =>
+      run.stdout().split('\n').filter(Boolean).map((l) => (json(l) ?? { unparsed: l }) as Record<string, any>);
+    try {
+      // TCG is slow: the first pass loads vfio-pci and starts node, so give it a minute.
+      const bound1 = await waitFor(() => device(LAB.nic0).driver === 'vfio-pci', 60);
+      // Drift right after a pass that found nothing to do, so the next pass is a whole interval away.
+      const seen = events().length;
+      const settled = await waitFor(() => events().slice(seen).some((e) => e.event === 'plan' && e.changes === 0), 60);
+      const eventsBeforeDrift = events().length;
+      const nic = `/sys/bus/pci/devices/${LAB.nic0}`;
+      writeFileSync(`${nic}/driver_override`, '\n');
+      writeFileSync(`${nic}/driver/unbind`, LAB.nic0);
+      writeFileSync('/sys/bus/pci/drivers_probe', LAB.nic0);
+      const drifted = device(LAB.nic0);
+      const driftMade = drifted.driver === 'e1000e' && drifted.override === null;
+      const rebound = await waitFor(() => device(LAB.nic0).driver === 'vfio-pci', 60);
+      const afterRebind = device(LAB.nic0);
+      run.child.kill('SIGTERM');
+      const stopped = await Promise.race([run.done, new Promise<null>((res) => setTimeout(() => res(null), 60_000))]);
+      return { bound1, settled, driftMade, drifted, rebound, afterRebind, stopped, eventsBeforeDrift, events: events() };
+    } finally {
+      // Never leave a watch running into the next scenario.
+      if (run.child.exitCode === null && run.child.signalCode === null) {
+        run.child.kill('SIGKILL');
+        await run.done;
+      }
+      resetToBoot();
+    }
   },
 
   // hot0 is unplugged (QMP device_del) while the apply is held at its first write, after nic0 moved.
