@@ -1,8 +1,6 @@
 // apply end to end against the kernel model, injected through cli/context.ts: the real executor
 // writes through the model's bind semantics, so exit codes and the host afterwards are the kernel's.
 
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { gpuPassthrough } from '../../examples/hosts.js';
@@ -13,11 +11,7 @@ import type { KernelModel } from '../../src/kernel/model.js';
 import { runIn, tempDir } from './harness.js';
 
 const tmp = tempDir('apply');
-const stateFile = (name: string, text: string): string => {
-  const path = join(tmp.dir, name);
-  writeFileSync(path, text);
-  return path;
-};
+const stateFile = tmp.file;
 const gpu = stateFile(
   'gpu.yaml',
   'version: 1\nhosts: ["pve-*"]\ndevices:\n  - name: rtx3090\n    match: { address: "01:00.*", vendor: "10de" }\n    count: 2\n    driver: vfio-pci\n',

@@ -3,7 +3,7 @@
 // subprocess (oclif wiring, exit codes, stdout/stderr separation).
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/cli/paths.js';
@@ -71,7 +71,13 @@ export function sysfsTree(model: KernelModel): { dir: string; cleanup: () => voi
 /** A small pci.ids in the database's format (NVIDIA, ASMedia, Intel). */
 export const PCI_IDS_FIXTURE = join(packageRoot, 'test/cli/fixtures/pci.ids');
 
-export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
+/** A temp dir for one test file; `file` writes a state file (or anything) into it and returns its path. */
+export function tempDir(prefix: string): { dir: string; cleanup: () => void; file: (name: string, text: string) => string } {
   const dir = mkdtempSync(join(tmpdir(), `vr-${prefix}-`));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  const file = (name: string, text: string): string => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }), file };
 }

@@ -1,7 +1,6 @@
 // plan end to end: a real `node bin/run.js` against a sysfs tree written from an example host, and
 // in-process runs where the env (pci.ids names, hostname) is injected.
 
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -13,11 +12,7 @@ import { PCI_IDS_FIXTURE, runIn, runOut, sysfsTree, tempDir } from './harness.js
 
 const tree = sysfsTree(gpuPassthrough());
 const tmp = tempDir('plan');
-const stateFile = (name: string, text: string): string => {
-  const path = join(tmp.dir, name);
-  writeFileSync(path, text);
-  return path;
-};
+const stateFile = tmp.file;
 const gpu = stateFile(
   'gpu.yaml',
   'version: 1\nhosts: ["pve-*"]\ndevices:\n  - name: rtx3090\n    match: { address: "01:00.*", vendor: "10de" }\n    count: 2\n    driver: vfio-pci\n',

@@ -2,7 +2,6 @@
 // the final summary and errors, --verbose adds every step and every write (path, value, time) on
 // stderr while stdout stays what it was.
 
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -15,11 +14,7 @@ import type { KernelModel } from '../../src/kernel/model.js';
 import { runIn, tempDir } from './harness.js';
 
 const tmp = tempDir('verbosity');
-const file = (name: string, text: string): string => {
-  const path = join(tmp.dir, name);
-  writeFileSync(path, text);
-  return path;
-};
+const file = tmp.file;
 const gpu = file('gpu.yaml', 'version: 1\ndevices:\n  - name: rtx3090\n    match: { address: "01:00.*", vendor: "10de" }\n    count: 2\n    driver: vfio-pci\n');
 const broken = file('broken.yaml', 'version: 1\ndevices:\n  - match: { vendor: "10de" }\n    drvier: vfio-pci\n');
 const stateDir = (name: string): string[] => ['--state-dir', join(tmp.dir, name)];
