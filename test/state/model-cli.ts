@@ -10,14 +10,9 @@
 // signal, as on a real host where the driver's remove() returns.
 
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { execute } from '@oclif/core';
 import { gpuPassthrough } from '../../examples/hosts.js';
-import { injectEnv } from '../../src/cli/context.js';
-import { packageRoot } from '../../src/cli/paths.js';
-import type { ModulePort, SysfsPort } from '../../src/sysfs/port.js';
-import type { Completed } from './support.js';
+import { runCliOnModel } from './support.js';
 
 // Only as a script: a test runner that imports every file in this directory must not start a CLI.
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main(process.argv.slice(2));
@@ -25,27 +20,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main(pr
 async function main([logFile, hang, ...argv]: string[]): Promise<void> {
   const model = gpuPassthrough();
   if (hang !== '-') model.inject({ path: hang!, errno: 'hang' });
-
-  const log: Completed[] = [];
-  const completed = (event: Completed) => (): void => {
-    log.push(event);
-    writeFileSync(logFile!, JSON.stringify(log));
-  };
   writeFileSync(logFile!, '[]');
-
-  const sysfs: SysfsPort = {
-    root: model.root,
-    read: (p) => model.read(p),
-    readLink: (p) => model.readLink(p),
-    list: (p) => model.list(p),
-    write: (p, v) => model.write(p, v).then(completed({ write: p, value: v })),
-  };
-  const modules: ModulePort = {
-    available: () => model.available(),
-    load: (m) => model.load(m).then(completed({ load: m })),
-  };
   process.on('SIGTERM', () => setImmediate(() => model.release()));
-  injectEnv(() => ({ sysfs, modules, hostname: 'pve-lab', kernelRelease: model.kernel }));
-
-  await execute({ dir: pathToFileURL(join(packageRoot, 'bin/run.js')).href, args: argv });
+  await runCliOnModel(model, [], logFile!, argv);
 }

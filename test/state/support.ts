@@ -5,7 +5,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gpuPassthrough } from '../../examples/hosts.js';
+import { execute } from '@oclif/core';
+import { pathToFileURL } from 'node:url';
 import { injectEnv } from '../../src/cli/context.js';
+import { packageRoot } from '../../src/cli/paths.js';
+import type { ModulePort, SysfsPort } from '../../src/sysfs/port.js';
 import type { Host } from '../../src/domain/types.js';
 import type { KernelModel } from '../../src/kernel/model.js';
 import { observe } from '../../src/observe/observe.js';
@@ -94,4 +98,29 @@ export function journalRecords(stateDir: string): JournalRecord[] {
 
 export function managedFile(stateDir: string): { devices: Record<string, { target: unknown; original: unknown; since: string; journal: string }> } {
   return JSON.parse(readFileSync(join(stateDir, 'managed.json'), 'utf8'));
+}
+
+/**
+ * Runs the real CLI in this process against `model`, appending each write and module load the
+ * "kernel" completes to `log` and saving it to `logFile` at once, so a later process (or a test
+ * after a SIGKILL) can replay the host as this run left it.
+ */
+export async function runCliOnModel(model: KernelModel, log: Completed[], logFile: string, argv: string[], hostname = 'pve-lab'): Promise<void> {
+  const completed = (event: Completed) => (): void => {
+    log.push(event);
+    writeFileSync(logFile, JSON.stringify(log));
+  };
+  const sysfs: SysfsPort = {
+    root: model.root,
+    read: (p) => model.read(p),
+    readLink: (p) => model.readLink(p),
+    list: (p) => model.list(p),
+    write: (p, v) => model.write(p, v).then(completed({ write: p, value: v })),
+  };
+  const modules: ModulePort = {
+    available: () => model.available(),
+    load: (m) => model.load(m).then(completed({ load: m })),
+  };
+  injectEnv(() => ({ sysfs, modules, hostname, kernelRelease: model.kernel }));
+  await execute({ dir: pathToFileURL(join(packageRoot, 'bin/run.js')).href, args: argv });
 }
