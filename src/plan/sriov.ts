@@ -8,7 +8,7 @@
 // the ones no rule claims are probed explicitly once it is back on.
 
 import { isVfioDriver, moduleNameOf } from '../domain/names.js';
-import type { Desired, Device, DeviceKey, Rule, Step, Target } from '../domain/types.js';
+import type { Desired, Device, DeviceKey, Rule, RuleTarget, Step, Target } from '../domain/types.js';
 import { unpredictable } from '../desire/future-vfs.js';
 import { ruleLabel, targetText } from '../desire/resolve.js';
 import { block, mustGet, planDevice, ruleRef, warn, type Ctx, type Planned } from './context.js';
@@ -62,10 +62,12 @@ export function vfCounts(ctx: Ctx, desired: Desired): VfCount[] {
     if (tr && (tr.probe || tr.unbind !== null)) {
       // Unbinding a PF destroys its VFs, and the new driver decides whether it can create any.
       // What the next apply could never do is still refused now: VFIO VFs of a PF with no group.
-      if (v.count > 0 && pf.iommuGroup === null && v.target.kind === 'driver' && isVfioDriver(v.target.driver)) {
+      const target = v.target as RuleTarget;
+      const vfio = target.kind === 'vfio' ? 'a VFIO driver' : target.kind === 'driver' && isVfioDriver(target.driver) ? target.driver : null;
+      if (v.count > 0 && pf.iommuGroup === null && vfio !== null) {
         block(ctx, {
           code: 'no-iommu-group',
-          message: `${pf.name} has no IOMMU group, so the VFs ${ruleLabel(v.rule)} asks for would have none either, and ${v.target.driver} refuses to bind them (its probe fails with EINVAL)`,
+          message: `${pf.name} has no IOMMU group, so the VFs ${ruleLabel(v.rule)} asks for would have none either, and ${vfio} refuses to bind them (its probe fails with EINVAL)`,
           device: pf.key,
           rule,
           fix: 'turn the IOMMU on (VT-d or AMD-Vi in the firmware, intel_iommu=on), or give the VFs a host driver',

@@ -73,6 +73,8 @@ s('a PF that changes driver refuses now the VFs its next apply could never bind'
     .pci(PF, { vendor: '8086', device: '1572', class: '020000', group: null, driver: 'i40e', sriov: { totalVfs: 4, vfDevice: '154c' } });
   const vfio = planState(noGroup, `version: 1\ndevices:\n  - match: { address: "${PF}" }\n    driver: pci-stub\n    vfs: { count: 1, driver: vfio-pci }\n`);
   assert.equal(vfio.blocked.map((b) => b.code), ['no-iommu-group']);
+  const variant = planState(noGroup, `version: 1\ndevices:\n  - match: { address: "${PF}" }\n    driver: pci-stub\n    vfs: { count: 1, driver: vfio }\n`);
+  assert.equal(variant.blocked.map((b) => b.code), ['no-iommu-group'], 'driver: vfio picks a VFIO driver too');
   const unknown = planState(sriovHost(), `version: 1\ndevices:\n  - match: { address: "${PF}" }\n    driver: vfio-pci\n    vfs: { count: 2, driver: no-such-driver }\n`);
   assert.ok(unknown.blocked.some((b) => b.code === 'unknown-driver' && /no-such-driver/.test(b.message)), JSON.stringify(unknown.blocked));
 });
