@@ -47,7 +47,8 @@ async function bootAndLog(kernel: LabKernel): Promise<BootOutcome> {
     bootGuest({
       kernel,
       job: `exec node dist/test/lab/guest/runner.js ${(ONLY ?? Object.keys(SCENARIOS)).join(' ')}`,
-      timeoutMs: 8 * 60_000,
+      // Generous: on a loaded 2-core machine one guest's scenarios took 8 minutes.
+      timeoutMs: 20 * 60_000,
       async onSync(line, qmp) {
         const [, command, id] = line.split(' ');
         if (command === 'device_del') await qmp.execute('device_del', { id });

@@ -125,7 +125,8 @@ export async function bootGuest(opts: BootOptions): Promise<BootOutcome> {
   // The job file lives in the (gitignored) cache because the guest sees the host only through 9p.
   const dir = mkdtempSync(join(runs, `${opts.kernel.label}-`));
   const jobPath = join(dir, 'job.sh');
-  writeFileSync(jobPath, `set -e\ncd '${REPO}'\n${opts.job}\n`);
+  // The guest's node finds the cache (built modules, logs) where the host's did, VR_LAB_CACHE or not.
+  writeFileSync(jobPath, `set -e\ncd '${REPO}'\nexport VR_LAB_CACHE='${CACHE}'\n${opts.job}\n`);
   // Unix socket paths are short (108 bytes); a clone's path need not be.
   const sockDir = mkdtempSync(join(tmpdir(), 'vrlab-'));
   const qmpPath = join(sockDir, 'qmp.sock');
